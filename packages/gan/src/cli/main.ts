@@ -1,0 +1,35 @@
+/**
+ * The `webgan` command line. `pnpm webgan <command> [flags]`.
+ */
+import { doctor } from './doctor';
+
+const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+  doctor: { summary: 'show the WebGPU adapter, its limits and features, and run a self-test', run: () => doctor() },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: webgan <command> [flags]\n\ncommands:\n${lines.join('\n')}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage());
+    return command ? 0 : 2;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    console.error(`webgan: unknown command '${command}'\n${usage()}`);
+    return 2;
+  }
+  return entry.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`webgan: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,10 @@
+/**
+ * @webgan/kernels: the WebGPU runtime (device, buffer pool, pipeline cache, command batching) and
+ * WGSL kernels that work on GPU buffers and shapes. Knows nothing of autograd.
+ */
+export { init, getRuntime, type InitOptions } from './runtime/device';
+export { Runtime, type AdapterSummary, type RuntimeOptions, type RuntimeStats } from './runtime/runtime';
+export { GpuBuffer, sizeClassOf, type PoolStats } from './runtime/buffer-pool';
+export type { KernelProgram, BindingAccess, Workgroups } from './runtime/program';
+export { NoAdapterError, GpuKernelError, GpuDeviceLostError, GpuUsageError } from './runtime/errors';
+export { selfTest, type SelfTestResult } from './runtime/self-test';
