@@ -8,3 +8,7 @@ export { GpuBuffer, sizeClassOf, type PoolStats } from './runtime/buffer-pool';
 export type { KernelProgram, BindingAccess, Workgroups } from './runtime/program';
 export { NoAdapterError, GpuKernelError, GpuDeviceLostError, GpuUsageError } from './runtime/errors';
 export { selfTest, type SelfTestResult } from './runtime/self-test';
+export * from './ops/index';
+export type { Activation } from './wgsl/activation';
+export { setGemmTiling, gemmTiling } from './wgsl/tiling';
+export type { GemmTiling } from './wgsl/gemm';

@@ -77,6 +77,8 @@ export class Runtime {
   /** Rejecters of awaits in flight (readbacks, syncs), called when the device is lost. */
   private readonly lossWaiters = new Set<(info: GPUDeviceLostInfo) => void>();
   private counters = { dispatches: 0, submits: 0, readbacks: 0 };
+  /** Buffers allocated inside each active `guard` call, innermost last. */
+  private readonly guardScopes: GpuBuffer[][] = [];
 
   constructor(
     readonly device: GPUDevice,
@@ -113,7 +115,30 @@ export class Runtime {
         `alloc: ${label} needs ${size} bytes, more than this adapter's largest storage buffer (${max} bytes)`,
       );
     }
-    return this.pool.acquire(size, STORAGE_USAGE, label);
+    const buffer = this.pool.acquire(size, STORAGE_USAGE, label);
+    this.guardScopes[this.guardScopes.length - 1]?.push(buffer);
+    return buffer;
+  }
+
+  /**
+   * Runs `body`; if it throws, the buffers it allocated and did not release go back to the pool,
+   * so an op that fails halfway (a shape error after an allocation, a GPU error surfacing at its
+   * dispatch) leaks nothing. Ops wrap themselves with `guarded` (ops/array.ts).
+   */
+  guard<T>(body: () => T): T {
+    const scope: GpuBuffer[] = [];
+    this.guardScopes.push(scope);
+    try {
+      const result = body();
+      // The caller's scope inherits them: if it fails later, these are its intermediates too.
+      this.guardScopes.pop();
+      this.guardScopes[this.guardScopes.length - 1]?.push(...scope);
+      return result;
+    } catch (error) {
+      this.guardScopes.pop();
+      for (const buffer of scope) if (!buffer.released) this.release(buffer);
+      throw error;
+    }
   }
 
   /** A new storage buffer holding `data`. */

@@ -1,0 +1,66 @@
+/**
+ * conv2d (NCHW, weight [out, in, kh, kw], groups = 1): forward with fused bias + activation,
+ * backward-data, backward-filter and the bias gradient. Each pass is an implicit GEMM
+ * (`wgsl/conv-gemm.ts`) on the shared register-blocked skeleton.
+ */
+import type { Runtime } from '../runtime/runtime';
+import { convBackwardDataProblem, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
+import { gemmProgram, type GemmProblem } from '../wgsl/gemm';
+import { gemmTiling } from '../wgsl/tiling';
+import { allocArray, assertFloat, formatShape, type DeviceArray, guarded } from './array';
+import { conv2dGeometry, type Conv2dParams, type ConvGeometry } from './conv-geometry';
+import { checkBias, type Epilogue } from './matmul';
+import { reduce } from './reduce';
+
+export type { Conv2dParams } from './conv-geometry';
+
+/** Runs a conv GEMM problem over `inputs` into a new array of `outShape`. */
+export const runConvGemm = guarded(function runConvGemm(runtime: Runtime, problem: GemmProblem, inputs: DeviceArray[], outShape: number[], epilogue: Epilogue = {}): DeviceArray {
+  const out = allocArray(runtime, outShape, 'float32', problem.name);
+  const withBias = epilogue.bias ? { ...problem, inputs: [...problem.inputs, ['bias', 'f32'] as const] } : problem;
+  const { program, workgroups, uniforms } = gemmProgram(withBias, gemmTiling(runtime, problem.rows, problem.cols), {
+    bias: epilogue.bias ? 'bias' : undefined,
+    activation: epilogue.activation,
+    slope: epilogue.slope,
+  });
+  const buffers = [...inputs.map((a) => a.buffer), ...(epilogue.bias ? [epilogue.bias.buffer] : []), out.buffer];
+  runtime.dispatch(program, buffers, workgroups, uniforms);
+  return out;
+});
+
+function checkSame(op: string, name: string, got: readonly number[], expected: readonly number[]): void {
+  if (formatShape(got) !== formatShape(expected)) throw new Error(`${op}: ${name} ${formatShape(got)} does not match the expected ${formatShape(expected)}`);
+}
+
+const outputShape = (g: ConvGeometry) => [g.N, g.O, g.OH, g.OW];
+const inputShape = (g: ConvGeometry) => [g.N, g.C, g.H, g.W];
+const weightShape = (g: ConvGeometry) => [g.O, g.C, g.KH, g.KW];
+
+/** y[N,O,OH,OW] = act(conv(x[N,C,H,W], w[O,C,KH,KW]) + bias[O]). */
+export const conv2d = guarded(function conv2d(runtime: Runtime, x: DeviceArray, w: DeviceArray, params: Conv2dParams & Epilogue = {}): DeviceArray {
+  assertFloat('conv2d', 'x', x);
+  assertFloat('conv2d', 'weight', w);
+  const g = conv2dGeometry('conv2d', x.shape, w.shape, params);
+  checkBias('conv2d', params.bias, g.O);
+  return runConvGemm(runtime, convForwardProblem('conv2d', g), [x, w], outputShape(g), params);
+});
+
+/** dx[N,C,H,W] from dy[N,O,OH,OW] and w. */
+export const conv2dBackwardData = guarded(function conv2dBackwardData(runtime: Runtime, dy: DeviceArray, w: DeviceArray, xShape: readonly number[], params: Conv2dParams = {}): DeviceArray {
+  const g = conv2dGeometry('conv2dBackwardData', xShape, w.shape, params);
+  checkSame('conv2dBackwardData', 'dy', dy.shape, outputShape(g));
+  return runConvGemm(runtime, convBackwardDataProblem('conv2d.backward-data', g), [dy, w], inputShape(g));
+});
+
+/** dw[O,C,KH,KW] from x and dy. */
+export const conv2dBackwardFilter = guarded(function conv2dBackwardFilter(runtime: Runtime, x: DeviceArray, dy: DeviceArray, wShape: readonly number[], params: Conv2dParams = {}): DeviceArray {
+  const g = conv2dGeometry('conv2dBackwardFilter', x.shape, wShape, params);
+  checkSame('conv2dBackwardFilter', 'dy', dy.shape, outputShape(g));
+  return runConvGemm(runtime, convBackwardFilterProblem('conv2d.backward-filter', g), [x, dy], weightShape(g));
+});
+
+/** db[O] = Σ over N, OH, OW of dy. */
+export const conv2dBackwardBias = guarded(function conv2dBackwardBias(runtime: Runtime, dy: DeviceArray): DeviceArray {
+  if (dy.shape.length !== 4) throw new Error(`conv2dBackwardBias: dy ${formatShape(dy.shape)} must be 4-D`);
+  return reduce(runtime, 'sum', dy, [0, 2, 3]);
+});

@@ -1,0 +1,144 @@
+/**
+ * Reductions (sum, mean, max, min) over any set of axes. Adjacent axes of the same kind are
+ * merged; small reductions run one invocation per output, large ones one workgroup per output
+ * with a tree in workgroup memory.
+ */
+import type { KernelProgram } from '../runtime/program';
+import type { Runtime } from '../runtime/runtime';
+import { SPECIAL_FLOATS, f32Literal } from '../wgsl/activation';
+import { allocArray, assertFloat, formatShape, normalizeAxis, sizeOf, stridesOf, type DeviceArray, guarded } from './array';
+
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
+
+/**
+ * Reductions at most SERIAL_LIMIT long, or at most SERIAL_LIMIT_MANY_OUTPUTS long when there are
+ * at least MANY_OUTPUTS outputs, run one invocation per output: a workgroup per output costs more
+ * than it saves when there are thousands of short rows.
+ */
+const SERIAL_LIMIT = 64;
+const SERIAL_LIMIT_MANY_OUTPUTS = 4096;
+const MANY_OUTPUTS = 2048;
+const TREE_WORKGROUP = 256;
+const MAX_GROUPS = 65535;
+
+const INIT: Record<ReduceOp, string> = {
+  sum: '0.0',
+  mean: '0.0',
+  max: 'negative_inf()',
+  min: 'positive_inf()',
+};
+const COMBINE: Record<ReduceOp, (acc: string, v: string) => string> = {
+  sum: (acc, v) => `${acc} + ${v}`,
+  mean: (acc, v) => `${acc} + ${v}`,
+  max: (acc, v) => `max(${acc}, ${v})`,
+  min: (acc, v) => `min(${acc}, ${v})`,
+};
+
+interface Dim {
+  size: number;
+  stride: number;
+}
+
+/** Reduces `x` over `axes` (default: all). Without keepDims, reduced axes are dropped. */
+export const reduce = guarded(function reduce(runtime: Runtime, op: ReduceOp, x: DeviceArray, axes?: readonly number[], keepDims: boolean = false): DeviceArray {
+  if (!INIT[op]) throw new Error(`reduce: unknown op '${op}' (known: sum, mean, max, min)`);
+  assertFloat(`reduce.${op}`, 'x', x);
+  const rank = x.shape.length;
+  const reduced = new Set((axes ?? x.shape.map((_, i) => i)).map((a) => normalizeAxis(`reduce.${op}`, a, rank, x.shape)));
+  if (axes && reduced.size !== axes.length) throw new Error(`reduce.${op}: repeated axis in [${axes}] for shape ${formatShape(x.shape)}`);
+  const outShape = keepDims ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : x.shape.filter((_, i) => !reduced.has(i));
+  const reduceCount = [...reduced].reduce((p, a) => p * x.shape[a], 1);
+  if ((op === 'max' || op === 'min') && reduceCount === 0) {
+    throw new Error(`reduce.${op}: cannot reduce an empty axis of shape ${formatShape(x.shape)}`);
+  }
+  const out = allocArray(runtime, outShape, 'float32', `reduce.${op}`);
+  const outCount = sizeOf(outShape);
+  if (outCount === 0) return out;
+
+  const strides = stridesOf(x.shape);
+  const kept: Dim[] = [];
+  const red: Dim[] = [];
+  for (let d = 0; d < rank; d++) {
+    if (x.shape[d] === 1) continue;
+    const list = reduced.has(d) ? red : kept;
+    const last = list[list.length - 1];
+    // Merge with the previous dim of the same kind when they are adjacent in memory.
+    if (last && last.stride === x.shape[d] * strides[d]) {
+      last.size *= x.shape[d];
+      last.stride = strides[d];
+    } else list.push({ size: x.shape[d], stride: strides[d] });
+  }
+  const serial = reduceCount <= SERIAL_LIMIT || (outCount >= MANY_OUTPUTS && reduceCount <= SERIAL_LIMIT_MANY_OUTPUTS);
+  const threads = serial ? 1 : TREE_WORKGROUP;
+  const { program, workgroups } = reduceProgram(op, kept, red, outCount, reduceCount, threads);
+  runtime.dispatch(program, [x.buffer, out.buffer], workgroups);
+  return out;
+});
+
+/** WGSL computing `name` = sum of coord·stride of `index` decomposed over `dims` (row-major). */
+function offsetOf(dims: readonly Dim[], index: string, name: string): string {
+  if (dims.length === 0) return `let ${name} = 0u;`;
+  if (dims.length === 1) return `let ${name} = ${index} * ${dims[0].stride}u;`;
+  const lines = [`var ${name} = 0u;`, `var ${name}_rest = ${index};`];
+  for (let d = dims.length - 1; d >= 0; d--) {
+    if (d === 0) lines.push(`${name} += ${name}_rest * ${dims[d].stride}u;`);
+    else lines.push(`${name} += (${name}_rest % ${dims[d].size}u) * ${dims[d].stride}u; ${name}_rest = ${name}_rest / ${dims[d].size}u;`);
+  }
+  return lines.join('\n  ');
+}
+
+function reduceProgram(op: ReduceOp, kept: Dim[], red: Dim[], outCount: number, reduceCount: number, threads: number) {
+  const cols = Math.min(outCount, MAX_GROUPS);
+  const rows = Math.ceil(outCount / cols);
+  const finish = op === 'mean' ? ` * ${f32Literal(1 / reduceCount)}` : '';
+  const key = `reduce.${op}|${JSON.stringify(kept)}|${JSON.stringify(red)}|${threads}`;
+  const program: KernelProgram = {
+    name: `reduce.${op}`,
+    key,
+    bindings: ['read', 'read_write'],
+    uniformBytes: 0,
+    source: () =>
+      threads === 1
+        ? `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${SPECIAL_FLOATS}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let o = gid.x + gid.y * ${Math.ceil(cols / 64) * 64}u;
+  if (o >= ${outCount}u) { return; }
+  ${offsetOf(kept, 'o', 'base')}
+  var acc = ${INIT[op]};
+  for (var r = 0u; r < ${reduceCount}u; r++) {
+    ${offsetOf(red, 'r', 'offset')}
+    acc = ${COMBINE[op]('acc', 'x[base + offset]')};
+  }
+  out[o] = acc${finish};
+}`
+        : `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${SPECIAL_FLOATS}
+var<workgroup> partial: array<f32, ${threads}>;
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.x + wid.y * ${cols}u;
+  let live = o < ${outCount}u;
+  ${offsetOf(kept, 'min(o, ' + (outCount - 1) + 'u)', 'base')}
+  var acc = ${INIT[op]};
+  for (var r = lid; r < ${reduceCount}u; r += ${threads}u) {
+    ${offsetOf(red, 'r', 'offset')}
+    acc = ${COMBINE[op]('acc', 'x[base + offset]')};
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var width = ${threads / 2}u; width > 0u; width = width / 2u) {
+    if (lid < width) { partial[lid] = ${COMBINE[op]('partial[lid]', 'partial[lid + width]')}; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && live) { out[o] = partial[0]${finish}; }
+}`,
+  };
+  const workgroups: [number, number] = threads === 1 ? [Math.ceil(cols / 64), rows] : [cols, rows];
+  return { program, workgroups };
+}

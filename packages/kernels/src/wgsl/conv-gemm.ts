@@ -1,0 +1,124 @@
+/**
+ * The three passes of a direct convolution x[N,C,H,W] * w[O,C,KH,KW] → y[N,O,OH,OW] as implicit
+ * GEMMs (no im2col buffer: the gather happens in the A loads):
+ *   forward          rows = output pixels (n,oh,ow)   cols = O   k = (kh,kw,c)
+ *   backward-data    rows = input pixels (n,ih,iw)    cols = C   k = (kh,kw,o)   (a transposed conv)
+ *   backward-filter  rows = taps (c,kh,kw)            cols = O   k = (n,oh,ow)
+ * Conv-transpose2d's passes are these same three with the roles of its input and output swapped.
+ */
+import type { ConvGeometry } from '../ops/conv-geometry';
+import { fourColumns, type GemmProblem } from './gemm';
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const geometryKey = (g: ConvGeometry) => JSON.stringify(g);
+
+/** y = conv(x, w): x binding `x`, weight binding `w`. */
+export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
+  const HW = g.H * g.W;
+  const OHW = g.OH * g.OW;
+  const KK = g.KH * g.KW;
+  return {
+    name,
+    key: `forward|${geometryKey(g)}`,
+    rows: g.N * OHW,
+    cols: g.O,
+    batch: 1,
+    inputs: [['x', 'f32'], ['w', 'f32']],
+    rowSetup: (i) => `
+  let img${i} = row${i} / ${OHW}u;
+  let pix${i} = row${i} % ${OHW}u;
+  let ihBase${i} = i32((pix${i} / ${g.OW}u) * ${g.strideH}u) - ${g.padH};
+  let iwBase${i} = i32((pix${i} % ${g.OW}u) * ${g.strideW}u) - ${g.padW};
+  let xImg${i} = img${i} * ${g.C * HW}u;`,
+    kLoopOpen: (rows) => `
+    for (var kh = 0u; kh < bounds.kh; kh++) {
+    for (var kw = 0u; kw < bounds.kw; kw++) {
+      ${range(rows).map((i) => `
+      let ih${i} = ihBase${i} + i32(kh * ${g.dilationH}u);
+      let iw${i} = iwBase${i} + i32(kw * ${g.dilationW}u);
+      let valid${i} = ih${i} >= 0 && ih${i} < ${g.H} && iw${i} >= 0 && iw${i} < ${g.W};
+      let tap${i} = xImg${i} + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}));`).join('')}
+      let wTap = kh * ${g.KW}u + kw;
+    for (var c = 0u; c < bounds.c; c++) {`,
+    kLoopClose: '}}}',
+    loopBounds: { kh: g.KH, kw: g.KW, c: g.C },
+    a: (i) => `select(0.0, x[tap${i} + c * ${HW}u], valid${i})`,
+    b: (col) => fourColumns(col, g.O, (o) => `(${o}) * ${g.C * KK}u + c * ${KK}u + wTap`, 'w'),
+    store: (row, col, value) => `out[(${row} / ${OHW}u * ${g.O}u + ${col}) * ${OHW}u + ${row} % ${OHW}u] = ${value};`,
+  };
+}
+
+/** dx = conv backward-data(dy, w): dy binding `dy`, weight binding `w`. */
+export function convBackwardDataProblem(name: string, g: ConvGeometry): GemmProblem {
+  const HW = g.H * g.W;
+  const OHW = g.OH * g.OW;
+  const KK = g.KH * g.KW;
+  return {
+    name,
+    key: `backward-data|${geometryKey(g)}`,
+    rows: g.N * HW,
+    cols: g.C,
+    batch: 1,
+    inputs: [['dy', 'f32'], ['w', 'f32']],
+    rowSetup: (i) => `
+  let img${i} = row${i} / ${HW}u;
+  let pix${i} = row${i} % ${HW}u;
+  let ihPad${i} = i32(pix${i} / ${g.W}u) + ${g.padH};
+  let iwPad${i} = i32(pix${i} % ${g.W}u) + ${g.padW};
+  let dyImg${i} = img${i} * ${g.O * OHW}u;`,
+    // Output pixel (oh, ow) reads input pixel (oh·s − p + kh·d, ...): invert that per tap.
+    kLoopOpen: (rows) => `
+    for (var kh = 0u; kh < bounds.kh; kh++) {
+    for (var kw = 0u; kw < bounds.kw; kw++) {
+      ${range(rows).map((i) => `
+      let th${i} = ihPad${i} - i32(kh * ${g.dilationH}u);
+      let tw${i} = iwPad${i} - i32(kw * ${g.dilationW}u);
+      let oh${i} = th${i} / ${g.strideH};
+      let ow${i} = tw${i} / ${g.strideW};
+      let valid${i} = th${i} >= 0 && tw${i} >= 0 && th${i} % ${g.strideH} == 0 && tw${i} % ${g.strideW} == 0 && oh${i} < ${g.OH} && ow${i} < ${g.OW};
+      let tap${i} = dyImg${i} + u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}));`).join('')}
+      let wTap = kh * ${g.KW}u + kw;
+    for (var o = 0u; o < bounds.o; o++) {`,
+    kLoopClose: '}}}',
+    loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
+    a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
+    b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
+    store: (row, col, value) => `out[(${row} / ${HW}u * ${g.C}u + ${col}) * ${HW}u + ${row} % ${HW}u] = ${value};`,
+  };
+}
+
+/** dw = conv backward-filter(x, dy): x binding `x`, dy binding `dy`; dw laid out [O, C, KH, KW]. */
+export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmProblem {
+  const HW = g.H * g.W;
+  const OHW = g.OH * g.OW;
+  const KK = g.KH * g.KW;
+  return {
+    name,
+    key: `backward-filter|${geometryKey(g)}`,
+    rows: g.C * KK,
+    cols: g.O,
+    batch: 1,
+    inputs: [['x', 'f32'], ['dy', 'f32']],
+    rowSetup: (i) => `
+  let c${i} = row${i} / ${KK}u;
+  let khOff${i} = i32((row${i} / ${g.KW}u) % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
+  let kwOff${i} = i32(row${i} % ${g.KW}u * ${g.dilationW}u) - ${g.padW};`,
+    kLoopOpen: (rows) => `
+    for (var img = 0u; img < bounds.n; img++) {
+    ${range(rows).map((i) => `let xImg${i} = (img * ${g.C}u + c${i}) * ${HW}u;`).join('\n    ')}
+    for (var oh = 0u; oh < bounds.oh; oh++) {
+      ${range(rows).map((i) => `
+      let ih${i} = i32(oh * ${g.strideH}u) + khOff${i};
+      let rowOk${i} = ih${i} >= 0 && ih${i} < ${g.H};
+      let xRow${i} = xImg${i} + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u;`).join('')}
+      let dyRow = img * ${g.O * OHW}u + oh * ${g.OW}u;
+    for (var ow = 0u; ow < bounds.ow; ow++) {`,
+    kLoopClose: '}}}',
+    loopBounds: { n: g.N, oh: g.OH, ow: g.OW },
+    rowInner: (i) => `let iw${i} = i32(ow * ${g.strideW}u) + kwOff${i};
+      let valid${i} = rowOk${i} && iw${i} >= 0 && iw${i} < ${g.W};`,
+    a: (i) => `select(0.0, x[xRow${i} + u32(clamp(iw${i}, 0, ${g.W - 1}))], valid${i})`,
+    b: (col) => fourColumns(col, g.O, (o) => `dyRow + (${o}) * ${OHW}u + ow`, 'dy'),
+    store: (row, col, value) => `out[(${col}) * ${g.C * KK}u + ${row}] = ${value};`,
+  };
+}
