@@ -6,7 +6,7 @@
 import type { Runtime } from '../runtime/runtime';
 import { convBackwardDataProblem, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
 import { gemmProgram, type GemmProblem } from '../wgsl/gemm';
-import { gemmTiling } from '../wgsl/tiling';
+import { chooseGemmTiling } from '../wgsl/tiling';
 import { allocArray, assertFloat, formatShape, type DeviceArray, guarded } from './array';
 import { conv2dGeometry, type Conv2dParams, type ConvGeometry } from './conv-geometry';
 import { checkBias, type Epilogue } from './matmul';
@@ -18,12 +18,9 @@ export type { Conv2dParams } from './conv-geometry';
 export const runConvGemm = guarded(function runConvGemm(runtime: Runtime, problem: GemmProblem, inputs: DeviceArray[], outShape: number[], epilogue: Epilogue = {}): DeviceArray {
   const out = allocArray(runtime, outShape, 'float32', problem.name);
   const withBias = epilogue.bias ? { ...problem, inputs: [...problem.inputs, ['bias', 'f32'] as const] } : problem;
-  const { program, workgroups, uniforms } = gemmProgram(withBias, gemmTiling(runtime, problem.rows, problem.cols), {
-    bias: epilogue.bias ? 'bias' : undefined,
-    activation: epilogue.activation,
-    slope: epilogue.slope,
-  });
+  const gemmEpilogue = { bias: epilogue.bias ? 'bias' : undefined, activation: epilogue.activation, slope: epilogue.slope };
   const buffers = [...inputs.map((a) => a.buffer), ...(epilogue.bias ? [epilogue.bias.buffer] : []), out.buffer];
+  const { program, workgroups, uniforms } = gemmProgram(withBias, chooseGemmTiling(runtime, withBias, gemmEpilogue, buffers), gemmEpilogue);
   runtime.dispatch(program, buffers, workgroups, uniforms);
   return out;
 });

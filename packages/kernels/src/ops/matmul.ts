@@ -5,7 +5,7 @@
 import type { Runtime } from '../runtime/runtime';
 import type { Activation } from '../wgsl/activation';
 import { fourColumns, gemmProgram, type GemmProblem } from '../wgsl/gemm';
-import { gemmTiling } from '../wgsl/tiling';
+import { chooseGemmTiling } from '../wgsl/tiling';
 import { allocArray, assertFloat, formatShape, guarded, type DeviceArray } from './array';
 
 /** Bias (one value per output column) and activation fused into a kernel's output. */
@@ -60,22 +60,18 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
   const aBatchStride = batchA === 1 ? 0 : M * K;
   const bBatchStride = batchB === 1 ? 0 : K * N;
   const vectorB = !transposeB && N % 4 === 0;
-  // Rows of A contiguous in k and 16-byte aligned: load A four k at a time.
-  const quadA = !transposeA && K % 4 === 0 && aBatchStride % 4 === 0;
   const problem: GemmProblem = {
     name: 'matmul',
-    key: `${batch}|${M}|${N}|${K}|${transposeA}|${transposeB}|${aBatchStride}|${bBatchStride}|${quadA}`,
+    key: `${batch}|${M}|${N}|${K}|${transposeA}|${transposeB}|${aBatchStride}|${bBatchStride}`,
     rows: M,
     cols: N,
     batch,
-    inputs: [['a', quadA ? 'vec4f' : 'f32'], ['b', vectorB ? 'vec4f' : 'f32'], ...(options.bias ? [['bias', 'f32'] as const] : [])],
+    inputs: [['a', 'f32'], ['b', vectorB ? 'vec4f' : 'f32'], ...(options.bias ? [['bias', 'f32'] as const] : [])],
     rowSetup: (i) => `let aRow${i} = bz * ${aBatchStride}u + row${i} * ${transposeA ? 1 : K}u;`,
     kLoopOpen: () => 'for (var k = 0u; k < bounds.k; k++) {',
-    loopBounds: { k: K, k4: K - (K % 4) },
+    loopBounds: { k: K },
     kLoopClose: '}',
     a: (i) => `a[aRow${i} + k * ${transposeA ? M : 1}u]`,
-    aQuad: quadA ? (i) => `a[(aRow${i} + kq) / 4u]` : undefined,
-    flatK: K,
     b: (col) => {
       const base = `bz * ${bBatchStride}u`;
       if (vectorB) return `b[(${base} + k * ${N}u + min(${col}, ${N - 4}u)) / 4u]`;
@@ -83,12 +79,9 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
     },
     store: (row, col, value) => `out[bz * ${M * N}u + ${row} * ${N}u + ${col}] = ${value};`,
   };
-  const { program, workgroups, uniforms } = gemmProgram(problem, gemmTiling(runtime, M, N), {
-    bias: options.bias ? 'bias' : undefined,
-    activation: options.activation,
-    slope: options.slope,
-  });
+  const epilogue = { bias: options.bias ? 'bias' : undefined, activation: options.activation, slope: options.slope };
   const buffers = [a.buffer, b.buffer, ...(options.bias ? [options.bias.buffer] : []), out.buffer];
+  const { program, workgroups, uniforms } = gemmProgram(problem, chooseGemmTiling(runtime, problem, epilogue, buffers), epilogue);
   runtime.dispatch(program, buffers, workgroups, uniforms);
   return out;
 });

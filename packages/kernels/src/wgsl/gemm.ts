@@ -49,13 +49,6 @@ export interface GemmProblem {
   /** f32 expression of A(row i, k) inside the loop. */
   a(i: number): string;
   /**
-   * For a flat K loop (`for k in 0..flatK`) whose A rows are contiguous in k: a vec4f expression of
-   * A(row i, kq .. kq+3). The skeleton then loads A four k at a time (a quarter of the per-lane
-   * loads, which are the slow ones on CPU adapters) and runs the rest of K with `a`.
-   */
-  aQuad?(i: number): string;
-  flatK?: number;
-  /**
    * vec4f expression of B(k, col .. col+3) where `col` is a WGSL u32 expression. Columns ≥ cols
    * must not read out of bounds (clamp them); their values are never stored. One loop body then
    * serves the last, partial column block too, which halves what LLVM has to compile.
@@ -95,21 +88,7 @@ export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: 
       ${loadB}
       ${fmas}
     ${close}`;
-  const quadLoop = (K: number) => {
-    const K4 = K - (K % 4);
-    const quads = `
-    for (var kq = 0u; kq < bounds.k4; kq += 4u) {
-      ${range(TM).map((i) => `let aq${i} = ${problem.aQuad!(i)};`).join('\n      ')}
-      ${range(4).map((kk) => `{
-        let k = kq + ${kk}u;
-        ${range(TM).map((i) => `let a${i} = vec4f(aq${i}[${kk}]);`).join('\n        ')}
-        ${loadB}
-        ${fmas}
-      }`).join('\n      ')}
-    }`;
-    return K4 === K ? quads : quads + simpleLoop(`for (var k = bounds.k4; k < bounds.k; k++) {`, '}');
-  };
-  const loop = problem.aQuad && problem.flatK !== undefined ? quadLoop(problem.flatK) : simpleLoop(problem.kLoopOpen(TM), problem.kLoopClose);
+  const loop = simpleLoop(problem.kLoopOpen(TM), problem.kLoopClose);
 
   const stores = range(TM).flatMap((i) =>
     range(vecs).flatMap((j) =>

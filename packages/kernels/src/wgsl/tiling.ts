@@ -1,23 +1,141 @@
 /**
- * Tile shapes per adapter. What wins on lavapipe (a CPU: tall register blocks, B loads shared by
- * the whole workgroup) differs from a real GPU; the choice is made here in one place.
+ * Tile shapes for the GEMM skeleton, per adapter and per problem, chosen by measurement.
+ *
+ * What wins on lavapipe (a CPU: register blocks sized to the SIMD registers, B loads shared by the
+ * whole workgroup) is not what wins on a GPU, and the best tile also depends on the problem's
+ * shape. `chooseGemmTiling` returns a tuned tiling when one is cached for this adapter and problem,
+ * otherwise a heuristic one, and remembers the problem; `tuneGemms` later times every candidate on
+ * each remembered problem (on scratch buffers of the same sizes) and caches the fastest, in memory
+ * and in the runtime's tuning store (a file under Node, so the next process starts tuned).
  */
+import type { GpuBuffer } from '../runtime/buffer-pool';
 import type { Runtime } from '../runtime/runtime';
-import type { GemmTiling } from './gemm';
+import { gemmProgram, type GemmEpilogue, type GemmProblem, type GemmTiling } from './gemm';
 
-const overrides = new WeakMap<Runtime, GemmTiling>();
+/** Persists tuned tilings; keys include the adapter description. */
+export interface TuningStore {
+  load(): Record<string, GemmTiling>;
+  save(entries: Record<string, GemmTiling>): void;
+}
 
-/** Forces a tiling for every GEMM-based kernel on this runtime (benchmarks, tuning). */
+// Larger blocks (8 rows × 16 columns) were measured too: no faster on lavapipe, and 20 s to compile.
+const CPU_CANDIDATES: GemmTiling[] = [
+  { rowsPerThread: 4, colsPerThread: 8, workgroupSize: 64 },
+  { rowsPerThread: 2, colsPerThread: 8, workgroupSize: 64 },
+  { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 },
+  { rowsPerThread: 1, colsPerThread: 8, workgroupSize: 64 },
+  { rowsPerThread: 2, colsPerThread: 4, workgroupSize: 32 },
+];
+const GPU_CANDIDATES: GemmTiling[] = [
+  { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 },
+  { rowsPerThread: 4, colsPerThread: 8, workgroupSize: 64 },
+  { rowsPerThread: 2, colsPerThread: 4, workgroupSize: 128 },
+  { rowsPerThread: 1, colsPerThread: 4, workgroupSize: 256 },
+];
+
+/** Every tiling the tuner may pick, on any adapter (tests run each of them). */
+export const GEMM_TILING_CANDIDATES: readonly GemmTiling[] = [...CPU_CANDIDATES, ...GPU_CANDIDATES];
+
+interface Pending {
+  problem: GemmProblem;
+  epilogue: GemmEpilogue;
+  bufferSizes: number[];
+}
+
+interface TuningState {
+  tuned: Map<string, GemmTiling>;
+  pending: Map<string, Pending>;
+  store?: TuningStore;
+  forced?: GemmTiling;
+}
+
+const states = new WeakMap<Runtime, TuningState>();
+
+function stateOf(runtime: Runtime): TuningState {
+  let state = states.get(runtime);
+  if (!state) states.set(runtime, (state = { tuned: new Map(), pending: new Map() }));
+  return state;
+}
+
+const tuningKey = (runtime: Runtime, problem: GemmProblem, epilogue: GemmEpilogue) =>
+  `${runtime.adapter.description}|${problem.name}|${problem.key}|${epilogue.activation ?? 'none'}|${epilogue.bias ? 'bias' : ''}`;
+
+/** Attaches a store of tuned tilings to a runtime and loads what it holds. */
+export function useTuningStore(runtime: Runtime, store: TuningStore): void {
+  const state = stateOf(runtime);
+  state.store = store;
+  for (const [key, tiling] of Object.entries(store.load())) state.tuned.set(key, tiling);
+}
+
+/** Forces one tiling for every GEMM on this runtime (benchmarks, experiments); undefined clears it. */
 export function setGemmTiling(runtime: Runtime, tiling: GemmTiling | undefined): void {
-  if (tiling) overrides.set(runtime, tiling);
-  else overrides.delete(runtime);
+  stateOf(runtime).forced = tiling;
 }
 
-export function gemmTiling(runtime: Runtime, rows: number, cols: number): GemmTiling {
-  const forced = overrides.get(runtime);
-  if (forced) return forced;
-  // Narrow outputs (few columns) waste most of a wide column block.
-  const colsPerThread = cols <= 4 ? 4 : 8;
-  const rowsPerThread = rows >= 256 ? 4 : rows >= 64 ? 2 : 1;
-  return { rowsPerThread, colsPerThread, workgroupSize: 64 };
+/** The heuristic tiling used before (or without) tuning. */
+export function heuristicTiling(runtime: Runtime, rows: number, cols: number): GemmTiling {
+  if (!runtime.adapter.isFallbackAdapter) return { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 };
+  // Narrow outputs (few columns) waste most of a wide column block; few rows, most of a tall one.
+  return { rowsPerThread: rows >= 256 ? 4 : rows >= 64 ? 2 : 1, colsPerThread: cols <= 4 ? 4 : 8, workgroupSize: 64 };
 }
+
+/** The tiling to run `problem` with now; remembers untuned problems for `tuneGemms`. */
+export function chooseGemmTiling(runtime: Runtime, problem: GemmProblem, epilogue: GemmEpilogue, buffers: readonly GpuBuffer[]): GemmTiling {
+  const state = stateOf(runtime);
+  if (state.forced) return state.forced;
+  const key = tuningKey(runtime, problem, epilogue);
+  const tuned = state.tuned.get(key);
+  if (tuned) return tuned;
+  if (!state.pending.has(key)) state.pending.set(key, { problem, epilogue, bufferSizes: buffers.map((b) => b.size) });
+  return heuristicTiling(runtime, problem.rows, problem.cols);
+}
+
+export interface TuningReport {
+  problem: string;
+  best: GemmTiling;
+  bestMs: number;
+  heuristicMs: number;
+}
+
+/**
+ * Times every candidate tiling on each GEMM problem seen since the last call that has no tuned
+ * tiling yet, and caches the fastest. Run it once after a first training step: shapes stay fixed
+ * afterwards, so each problem is tuned once per adapter (and never again with a store).
+ */
+export async function tuneGemms(runtime: Runtime, repetitions = 3): Promise<TuningReport[]> {
+  const state = stateOf(runtime);
+  const candidates = runtime.adapter.isFallbackAdapter ? CPU_CANDIDATES : GPU_CANDIDATES;
+  const reports: TuningReport[] = [];
+  await runtime.sync();
+  for (const [key, { problem, epilogue, bufferSizes }] of state.pending) {
+    // Zeroed: pooled memory may hold NaNs or denormals, which are slow on CPU adapters.
+    const scratch = bufferSizes.map((size) => runtime.upload(new Uint8Array(size), 'tuning.scratch'));
+    const heuristic = heuristicTiling(runtime, problem.rows, problem.cols);
+    let best = heuristic;
+    let bestMs = Infinity;
+    let heuristicMs = Infinity;
+    try {
+      for (const tiling of candidates) {
+        const { program, workgroups, uniforms } = gemmProgram(problem, tiling, epilogue);
+        runtime.dispatch(program, scratch, workgroups, uniforms);
+        await runtime.sync(); // compile and warm up outside the timing
+        const started = performance.now();
+        for (let r = 0; r < repetitions; r++) runtime.dispatch(program, scratch, workgroups, uniforms);
+        await runtime.sync();
+        const ms = (performance.now() - started) / repetitions;
+        if (sameTiling(tiling, heuristic)) heuristicMs = ms;
+        if (ms < bestMs) [best, bestMs] = [tiling, ms];
+      }
+    } finally {
+      for (const buffer of scratch) runtime.release(buffer);
+    }
+    state.tuned.set(key, best);
+    reports.push({ problem: `${problem.name} ${problem.rows}x${problem.cols}`, best, bestMs, heuristicMs });
+  }
+  state.pending.clear();
+  state.store?.save(Object.fromEntries(state.tuned));
+  return reports;
+}
+
+const sameTiling = (a: GemmTiling, b: GemmTiling) =>
+  a.rowsPerThread === b.rowsPerThread && a.colsPerThread === b.colsPerThread && a.workgroupSize === b.workgroupSize;

@@ -1,0 +1,114 @@
+/**
+ * Every GEMM tiling the tuner may choose gives correct matmul and convolution results on odd
+ * shapes (tolerance as in matmul.test.ts / conv2d.test.ts: 1e-5 · Σ|products| + 1e-6), and the
+ * tuner caches its choice per adapter and problem in its store.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GEMM_TILING_CANDIDATES,
+  conv2d,
+  conv2dBackwardData,
+  conv2dBackwardFilter,
+  convTranspose2d,
+  fromArray,
+  matmul,
+  setGemmTiling,
+  toArray,
+  tuneGemms,
+  useTuningStore,
+  type DeviceArray,
+  type Runtime,
+} from '@webgan/kernels';
+import { fileTuningStore, initNode } from '@webgan/kernels/node';
+import {
+  conv2dBackwardDataRef,
+  conv2dBackwardFilterRef,
+  conv2dRef,
+  convTranspose2dRef,
+  expectClose,
+  f64,
+  matmulRef,
+  Rng,
+  randomData,
+  tolFromAbsSum,
+} from '../helpers/reference';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await initNode({ tuningFile: false });
+});
+afterEach(() => setGemmTiling(rt, undefined));
+
+const rng = new Rng(20261123);
+const upload = (data: Float32Array, shape: number[]) => fromArray(rt, data, shape);
+async function check(got: DeviceArray, ref: { out: Float64Array; absSum: Float64Array; shape: number[] }, label: string) {
+  const values = (await toArray(rt, got)) as Float32Array;
+  expectClose(values, ref.out, tolFromAbsSum(ref.absSum, 1e-5, 1e-6), label, ref.shape);
+  rt.release(got.buffer);
+}
+
+describe.each(GEMM_TILING_CANDIDATES.map((t) => [`${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`, t] as const))('tiling %s', (_, tiling) => {
+  it('matmul: odd shapes, transposes, bias and activation', async () => {
+    setGemmTiling(rt, tiling);
+    for (const [M, K, N, tA, tB] of [[37, 19, 13, false, false], [5, 64, 33, true, false], [70, 3, 9, false, true], [1, 7, 1, true, true]] as const) {
+      const aShape = tA ? [K, M] : [M, K];
+      const bShape = tB ? [N, K] : [K, N];
+      const a = randomData(rng, M * K);
+      const b = randomData(rng, K * N);
+      const bias = randomData(rng, N);
+      const [A, B, Bias] = [upload(a, aShape), upload(b, bShape), upload(bias, [N])];
+      const got = matmul(rt, A, B, { transposeA: tA, transposeB: tB, bias: Bias, activation: 'leaky_relu', slope: 0.2 });
+      const ref = matmulRef(f64(a), aShape, f64(b), bShape, { transposeA: tA, transposeB: tB, bias: f64(bias), activation: 'leaky_relu', slope: 0.2 });
+      await check(got, ref, `matmul ${M}x${K}x${N} tA=${tA} tB=${tB}`);
+      for (const x of [A, B, Bias]) rt.release(x.buffer);
+    }
+  });
+
+  it('conv2d forward, backward-data, backward-filter and conv-transpose2d', async () => {
+    setGemmTiling(rt, tiling);
+    const xShape = [3, 5, 9, 7];
+    const wShape = [6, 5, 3, 2];
+    const params = { stride: [2, 1] as [number, number], padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number] };
+    const x = randomData(rng, 3 * 5 * 9 * 7);
+    const w = randomData(rng, 6 * 5 * 3 * 2);
+    const [X, Wt] = [upload(x, xShape), upload(w, wShape)];
+    const yRef = conv2dRef(f64(x), xShape, f64(w), wShape, params);
+    await check(conv2d(rt, X, Wt, params), yRef, 'conv2d');
+    const dy = randomData(rng, yRef.out.length);
+    const DY = upload(dy, yRef.shape);
+    await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), 'conv2d backward-data');
+    await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), 'conv2d backward-filter');
+    const tShape = [5, 3, 4, 4];
+    const tw = randomData(rng, 5 * 3 * 16);
+    const TW = upload(tw, tShape);
+    const tParams = { stride: 2, padding: 1, outputPadding: 1 };
+    const xt = randomData(rng, 2 * 5 * 4 * 3);
+    const XT = upload(xt, [2, 5, 4, 3]);
+    await check(convTranspose2d(rt, XT, TW, tParams), convTranspose2dRef(f64(xt), [2, 5, 4, 3], f64(tw), tShape, tParams), 'conv-transpose2d');
+    for (const a of [X, Wt, DY, TW, XT]) rt.release(a.buffer);
+  });
+});
+
+describe('tuneGemms', () => {
+  it('times the candidates for each new problem once and caches the choice in the store', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'webgan-tuning-')), 'tuning.json');
+    useTuningStore(rt, fileTuningStore(file));
+    const a = upload(randomData(rng, 40 * 24), [40, 24]);
+    const b = upload(randomData(rng, 24 * 20), [24, 20]);
+    const before = matmul(rt, a, b);
+    const reports = await tuneGemms(rt, 1);
+    expect(reports.map((r) => r.problem)).toEqual(['matmul 40x20']);
+    expect(reports[0].bestMs).toBeLessThanOrEqual(reports[0].heuristicMs);
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(stored)).toHaveLength(1);
+    expect(Object.keys(stored)[0]).toContain(rt.adapter.description);
+    // Tuned: the same problem is not timed again, and results are unchanged.
+    const after = matmul(rt, a, b);
+    expect(await tuneGemms(rt, 1)).toEqual([]);
+    expect(await toArray(rt, after)).toEqual(await toArray(rt, before));
+    for (const x of [a, b, before, after]) rt.release(x.buffer);
+  });
+});
