@@ -5,7 +5,7 @@
  * conv forward, backward-filter = conv backward-filter with x and dy swapped.
  */
 import type { Runtime } from '../runtime/runtime';
-import { convBackwardDataProblem, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
+import { convBackwardDataBest, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
 import { assertFloat, formatShape, type DeviceArray, guarded } from './array';
 import { convTranspose2dGeometry, pair, type ConvGeometry, type ConvTranspose2dParams } from './conv-geometry';
 import { runConvGemm } from './conv2d';
@@ -27,7 +27,7 @@ export const convTranspose2d = guarded(function convTranspose2d(runtime: Runtime
   assertFloat('convTranspose2d', 'weight', w);
   const g = geometryFor('convTranspose2d', x.shape, w.shape, params);
   checkBias('convTranspose2d', params.bias, g.C);
-  return runConvGemm(runtime, convBackwardDataProblem('conv-transpose2d', g), [x, w], outputShape(g), params);
+  return runConvGemm(runtime, convBackwardDataBest('conv-transpose2d', g), [x, w], outputShape(g), params);
 });
 
 /** dx[N,Cin,H,W] from dy[N,Cout,OH,OW]: a direct convolution of dy with w. */

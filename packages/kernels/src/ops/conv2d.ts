@@ -4,7 +4,7 @@
  * (`wgsl/conv-gemm.ts`) on the shared register-blocked skeleton.
  */
 import type { Runtime } from '../runtime/runtime';
-import { convBackwardDataProblem, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
+import { convBackwardDataBest, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
 import { gemmProgram, type GemmProblem } from '../wgsl/gemm';
 import { chooseGemmTiling } from '../wgsl/tiling';
 import { allocArray, assertFloat, formatShape, type DeviceArray, guarded } from './array';
@@ -46,7 +46,7 @@ export const conv2d = guarded(function conv2d(runtime: Runtime, x: DeviceArray, 
 export const conv2dBackwardData = guarded(function conv2dBackwardData(runtime: Runtime, dy: DeviceArray, w: DeviceArray, xShape: readonly number[], params: Conv2dParams = {}): DeviceArray {
   const g = conv2dGeometry('conv2dBackwardData', xShape, w.shape, params);
   checkSame('conv2dBackwardData', 'dy', dy.shape, outputShape(g));
-  return runConvGemm(runtime, convBackwardDataProblem('conv2d.backward-data', g), [dy, w], inputShape(g));
+  return runConvGemm(runtime, convBackwardDataBest('conv2d.backward-data', g), [dy, w], inputShape(g));
 });
 
 /** dw[O,C,KH,KW] from x and dy. */

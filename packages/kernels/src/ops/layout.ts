@@ -38,6 +38,18 @@ function stridedCopy(runtime: Runtime, name: string, x: DeviceArray, outShape: r
   return out;
 }
 
+/** Repeats `x` along its size-1 (or missing leading) dims to `shape` (NumPy broadcasting). */
+export const broadcastTo = guarded(function broadcastTo(runtime: Runtime, x: DeviceArray, shape: readonly number[]): DeviceArray {
+  const rank = shape.length;
+  const offset = rank - x.shape.length;
+  if (offset < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[offset + i])) {
+    throw new Error(`broadcastTo: shape ${formatShape(x.shape)} cannot be broadcast to ${formatShape(shape)}`);
+  }
+  const strides = stridesOf(x.shape);
+  const srcStrides = shape.map((_, d) => (d < offset || x.shape[d - offset] === 1 ? 0 : strides[d - offset]));
+  return stridedCopy(runtime, 'broadcast-to', x, shape, srcStrides, 0);
+});
+
 /** Reorders dimensions: output dim d is input dim perm[d]. */
 export const permute = guarded(function permute(runtime: Runtime, x: DeviceArray, perm: readonly number[]): DeviceArray {
   const rank = x.shape.length;

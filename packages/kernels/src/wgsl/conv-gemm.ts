@@ -122,3 +122,67 @@ export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmPr
     store: (row, col, value) => `out[(${col}) * ${g.C * KK}u + ${row}] = ${value};`,
   };
 }
+
+/**
+ * Backward-data for strided, undilated convolutions, one GEMM batch per output phase: input
+ * pixels (ih, iw) with the same (ih mod sH, iw mod sW) are reached by the same taps
+ * kh ≡ ih + padH (mod sH), so each phase loops over its own taps only. The gather form above
+ * visits every tap and discards all but 1/(sH·sW) of them — 4× the work at stride 2, which is
+ * every upsampling layer of a DCGAN generator.
+ */
+export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): GemmProblem {
+  const HW = g.H * g.W;
+  const OHW = g.OH * g.OW;
+  const KK = g.KH * g.KW;
+  const Hp = Math.ceil(g.H / g.strideH);
+  const Wp = Math.ceil(g.W / g.strideW);
+  const phaseRows = Hp * Wp;
+  // Input pixel of a GEMM row in phase bz; rows past the image edge are computed but not stored.
+  const pixel = (row: string, suffix: string) => `
+  let q${suffix} = ${row} % ${phaseRows}u;
+  let ih${suffix} = (q${suffix} / ${Wp}u) * ${g.strideH}u + bz / ${g.strideW}u;
+  let iw${suffix} = (q${suffix} % ${Wp}u) * ${g.strideW}u + bz % ${g.strideW}u;`;
+  return {
+    name,
+    key: `backward-data-phased|${geometryKey(g)}`,
+    rows: g.N * phaseRows,
+    cols: g.C,
+    batch: g.strideH * g.strideW,
+    inputs: [['dy', 'f32'], ['w', 'f32']],
+    rowSetup: (i) => `${pixel(`row${i}`, `${i}`)}
+  let ihPad${i} = i32(ih${i}) + ${g.padH};
+  let iwPad${i} = i32(iw${i}) + ${g.padW};
+  let dyImg${i} = row${i} / ${phaseRows}u * ${g.O * OHW}u;`,
+    kLoopOpen: (rows) => `
+    let khStart = (bz / ${g.strideW}u + ${g.padH}u) % ${g.strideH}u;
+    let kwStart = (bz % ${g.strideW}u + ${g.padW}u) % ${g.strideW}u;
+    let khCount = select(0u, (bounds.kh - khStart + ${g.strideH - 1}u) / ${g.strideH}u, khStart < bounds.kh);
+    let kwCount = select(0u, (bounds.kw - kwStart + ${g.strideW - 1}u) / ${g.strideW}u, kwStart < bounds.kw);
+    for (var jh = 0u; jh < khCount; jh++) {
+    let kh = khStart + jh * ${g.strideH}u;
+    for (var jw = 0u; jw < kwCount; jw++) {
+      let kw = kwStart + jw * ${g.strideW}u;
+      ${range(rows).map((i) => `
+      let th${i} = ihPad${i} - i32(kh);
+      let tw${i} = iwPad${i} - i32(kw);
+      let oh${i} = th${i} / ${g.strideH};
+      let ow${i} = tw${i} / ${g.strideW};
+      let valid${i} = th${i} >= 0 && tw${i} >= 0 && oh${i} < ${g.OH} && ow${i} < ${g.OW};
+      let tap${i} = dyImg${i} + u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}));`).join('')}
+      let wTap = kh * ${g.KW}u + kw;
+    for (var o = 0u; o < bounds.o; o++) {`,
+    kLoopClose: '}}}',
+    loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
+    a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
+    b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
+    store: (row, col, value) => `{${pixel(row, 'S')}
+    if (ihS < ${g.H}u && iwS < ${g.W}u) { out[(${row} / ${phaseRows}u * ${g.C}u + ${col}) * ${HW}u + ihS * ${g.W}u + iwS] = ${value}; } }`,
+  };
+}
+
+/** The fastest backward-data formulation for this geometry. */
+export function convBackwardDataBest(name: string, g: ConvGeometry): GemmProblem {
+  const strided = g.strideH > 1 || g.strideW > 1;
+  const undilated = g.dilationH === 1 && g.dilationW === 1;
+  return strided && undilated ? convBackwardDataPhasedProblem(name, g) : convBackwardDataProblem(name, g);
+}

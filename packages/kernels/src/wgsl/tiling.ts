@@ -76,7 +76,9 @@ export function setGemmTiling(runtime: Runtime, tiling: GemmTiling | undefined):
 export function heuristicTiling(runtime: Runtime, rows: number, cols: number): GemmTiling {
   if (!runtime.adapter.isFallbackAdapter) return { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 };
   // Narrow outputs (few columns) waste most of a wide column block; few rows, most of a tall one.
-  return { rowsPerThread: rows >= 256 ? 4 : rows >= 64 ? 2 : 1, colsPerThread: cols <= 4 ? 4 : 8, workgroupSize: 64 };
+  // A workgroup covers workgroupSize · rowsPerThread rows: keep that no taller than the problem.
+  const rowsPerThread = rows >= 512 ? 4 : rows >= 128 ? 2 : 1;
+  return { rowsPerThread, colsPerThread: cols <= 4 ? 4 : 8, workgroupSize: rows >= 64 ? 64 : 32 };
 }
 
 /** The tiling to run `problem` with now; remembers untuned problems for `tuneGemms`. */
