@@ -25,17 +25,23 @@ const BINARY: Record<BinaryOp, string> = {
   ge: 'select(0.0, 1.0, a[idx0] >= b[idx1])',
 };
 
+const VECTORIZABLE = new Set<BinaryOp>(['add', 'sub', 'mul', 'div', 'max', 'min']);
+
 export const binary = guarded(function binary(runtime: Runtime, op: BinaryOp, a: DeviceArray, b: DeviceArray): DeviceArray {
   if (!BINARY[op]) throw new Error(`binary: unknown op '${op}' (known: ${Object.keys(BINARY).join(', ')})`);
   assertFloat(`binary.${op}`, 'a', a);
   assertFloat(`binary.${op}`, 'b', b);
   const shape = broadcastShapes(op, [a.shape, b.shape]);
+  const count = sizeOf(shape);
+  // Same shapes and plain arithmetic: four elements per invocation.
+  const vec4 = VECTORIZABLE.has(op) && a.shape.join() === b.shape.join() && count % 4 === 0 && count > 0;
   const { program, grid } = elementwiseProgram({
     name: `binary.${op}`,
     key: `${a.shape}|${b.shape}`,
-    count: sizeOf(shape),
+    count: vec4 ? count / 4 : count,
+    vec4,
     inputs: ['a', 'b'],
-    prelude: broadcastIndexing(shape, [a.shape, b.shape]),
+    prelude: vec4 ? 'let idx0 = i; let idx1 = i;' : broadcastIndexing(shape, [a.shape, b.shape]),
     value: BINARY[op],
     helpers: op === 'pow' ? POW_HELPER : '',
   });

@@ -19,6 +19,8 @@ export interface ElementwiseSpec {
   intInputs?: readonly string[];
   /** Output element type. */
   outputType?: 'f32' | 'i32';
+  /** Every float binding is array<vec4f> and `count` counts vec4s (the caller checks divisibility). */
+  vec4?: boolean;
   /** WGSL statements run per element before `value` (index math); `i` is the flat output index. */
   prelude?: string;
   /** WGSL expression of the output element. */
@@ -41,12 +43,13 @@ export function elementwiseProgram(spec: ElementwiseSpec): { program: KernelProg
   const program: KernelProgram = {
     name: spec.name,
     // The generated statements are part of the key, so two specs can never share a pipeline by mistake.
-    key: `${spec.name}|${spec.key}|${spec.count}|${spec.target ?? 'i'}|${spec.prelude ?? ''}|${spec.value}`,
+    key: `${spec.name}|${spec.key}|${spec.count}|${spec.vec4 ?? false}|${spec.target ?? 'i'}|${spec.prelude ?? ''}|${spec.value}`,
     bindings: [...spec.inputs.map(() => 'read' as const), 'read_write'],
     uniformBytes: uniformFloats * 4,
     source: () => {
+      const floatType = spec.vec4 ? 'vec4f' : 'f32';
       const decls = spec.inputs.map(
-        (name, b) => `@group(0) @binding(${b}) var<storage, read> ${name}: array<${spec.intInputs?.includes(name) ? 'i32' : 'f32'}>;`,
+        (name, b) => `@group(0) @binding(${b}) var<storage, read> ${name}: array<${spec.intInputs?.includes(name) ? 'i32' : floatType}>;`,
       );
       const outBinding = spec.inputs.length;
       const fields = Array.from({ length: uniformFloats }, (_, k) => `  ${uniforms[k] ?? `_pad${k}`}: f32,`);
@@ -55,7 +58,7 @@ export function elementwiseProgram(spec: ElementwiseSpec): { program: KernelProg
         : '';
       return `
 ${decls.join('\n')}
-@group(0) @binding(${outBinding}) var<storage, read_write> out: array<${spec.outputType ?? 'f32'}>;
+@group(0) @binding(${outBinding}) var<storage, read_write> out: array<${spec.outputType === 'i32' ? 'i32' : floatType}>;
 ${uniformDecl}
 ${spec.helpers ?? ''}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
