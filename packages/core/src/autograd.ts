@@ -190,6 +190,11 @@ function run(outputs: Tensor[], targets: Tensor[] | 'leaves', options: GradOptio
       else g.dispose();
     }
     for (const [leaf, g] of leafGrads) {
+      // A disposed leaf's gradient could never be read: drop it rather than leak it.
+      if (leaf.isDisposed && !wanted) {
+        g.dispose();
+        continue;
+      }
       if (wanted) {
         if (wanted.has(leaf)) result.set(leaf, g);
         else g.dispose();
