@@ -119,7 +119,9 @@ export function pow(x: Tensor, e: Operand): Tensor {
   }
   return binaryOp('pow', x, e, (g, sx, se, out) => {
     // d/dx = e·x^(e−1) = e·out/x ; d/de = out·ln x
-    const xe1 = pow(sx, sub(se, 1));
+    const eMinus1 = sub(se, 1);
+    const xe1 = pow(sx, eMinus1);
+    eMinus1.dispose();
     const dx = mul(se, xe1);
     xe1.dispose();
     const ga = mul(g, dx);

@@ -42,12 +42,19 @@ export function tensor(data: Float32Array | Int32Array | Nested, shape?: readonl
     throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(inferred)} (${sizeOf(inferred)} elements)`);
   }
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
+  checkRequiresGrad('tensor', dtype, options);
   const t = fromDeviceArray(fromArray(getRuntime(), values, inferred, dtype));
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }
 
+/** Fails before anything is allocated: a float-only flag on an int tensor. */
+function checkRequiresGrad(op: string, dtype: DType, options: CreateOptions): void {
+  if (options.requiresGrad && dtype !== 'float32') throw new Error(`requiresGrad: only float32 tensors can require gradients, this one is ${dtype} (in ${op}())`);
+}
+
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
+  checkRequiresGrad('full', options.dtype ?? 'float32', options);
   const t = fromDeviceArray(fill(getRuntime(), shape, value, options.dtype ?? 'float32'));
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
@@ -86,7 +93,11 @@ export function rand(shape: readonly number[], options: RandomOptions & { low?: 
   const unit = randomUniform(runtime, shape, seed, offset);
   const low = options.low ?? 0;
   const high = options.high ?? 1;
-  if (low === 0 && high === 1) return fromDeviceArray(unit);
+  if (low === 0 && high === 1) {
+    const t = fromDeviceArray(unit);
+    if (options.requiresGrad) t.requiresGrad = true;
+    return t;
+  }
   const scaled = scalarOp(runtime, 'mul', unit, high - low);
   runtime.release(unit.buffer);
   const shifted = scalarOp(runtime, 'add', scaled, low);

@@ -36,7 +36,12 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, reduction: Reduct
     s.dispose();
     const gx = logits.requiresGrad ? mul(g, d) : null;
     d.dispose();
-    const gt = targets.requiresGrad ? mul(g, neg(sx)) : null;
+    let gt: Tensor | null = null;
+    if (targets.requiresGrad) {
+      const negX = neg(sx);
+      gt = mul(g, negX);
+      negX.dispose();
+    }
     return [gx, gt];
   }, { save: [logits, targets] });
   return reduceLoss(loss, reduction);

@@ -109,7 +109,9 @@ function gatherBackwardOp(g: Tensor, indices: Tensor, axis: number, shape: reado
 /** cond ? a : b elementwise, broadcasting (cond nonzero = true). */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   return record('where', [a, b], whereKernel(rt(), cond.array('where'), a.array('where'), b.array('where')), (g, [sc]) => {
-    const ga = mul(g, sc);
+    const chosen = compare('ne', sc, 0);
+    const ga = mul(g, chosen);
+    chosen.dispose();
     const gb = sub(g, ga);
     const ra = a.requiresGrad ? sumTo(ga, a.shape) : null;
     const rb = b.requiresGrad ? sumTo(gb, b.shape) : null;

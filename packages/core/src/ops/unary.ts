@@ -44,7 +44,13 @@ export const reciprocal = (x: Tensor): Tensor =>
     return times(g, d);
   }, true);
 export const sin = (x: Tensor): Tensor => unaryOp('sin', x, (g, sx) => times(g, cos(sx)));
-export const cos = (x: Tensor): Tensor => unaryOp('cos', x, (g, sx) => times(g, neg(sin(sx))));
+export const cos = (x: Tensor): Tensor =>
+  unaryOp('cos', x, (g, sx) => {
+    const s = sin(sx);
+    const d = neg(s);
+    s.dispose();
+    return times(g, d);
+  });
 /** Sign and floor have zero gradient almost everywhere; they record nothing. */
 export const sign = (x: Tensor): Tensor => record('sign', [], unary(rt(), 'sign', x.array('sign')), () => []);
 export const floor = (x: Tensor): Tensor => record('floor', [], unary(rt(), 'floor', x.array('floor')), () => []);
