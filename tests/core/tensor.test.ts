@@ -332,16 +332,21 @@ describe('non-differentiable ops and conventions at kinks', () => {
 });
 
 describe('toString and format', () => {
-  it('toString shows shape, dtype, requiresGrad and the producing op', () => {
+  it('toString shows shape, dtype, requiresGrad, the producing op, and small values known on the host', async () => {
     const x = tensor([[1, 2, 3], [4, 5, 6]], undefined, { requiresGrad: true });
     expect(x.shape).toEqual([2, 3]);
     expect(x.size).toBe(6);
     expect(x.rank).toBe(2);
-    expect(String(x)).toBe('Tensor(shape=[2,3], dtype=float32, requiresGrad)');
-    tidy(() => {
-      expect(String(mul(x, 2))).toBe('Tensor(shape=[2,3], dtype=float32, requiresGrad, gradFn=mulScalar)');
-      expect(String(tensor(new Int32Array([1, 2])))).toBe('Tensor(shape=[2], dtype=int32)');
-      expect(`${zeros([])}`).toBe('Tensor(shape=[], dtype=float32)');
+    // Created from host data: the values are known without a readback.
+    expect(String(x)).toBe('tensor([[1,2,3],[4,5,6]], shape=[2,3], dtype=float32, requiresGrad)');
+    await tidy(async () => {
+      const doubled = mul(x, 2);
+      // Computed on the GPU: no values until they are read back once.
+      expect(String(doubled)).toBe('tensor(shape=[2,3], dtype=float32, requiresGrad, gradFn=mulScalar)');
+      await doubled.data();
+      expect(String(doubled)).toBe('tensor([[2,4,6],[8,10,12]], shape=[2,3], dtype=float32, requiresGrad, gradFn=mulScalar)');
+      expect(String(tensor(new Int32Array([1, 2])))).toBe('tensor([1,2], shape=[2], dtype=int32)');
+      expect(`${zeros([])}`).toBe('tensor(shape=[], dtype=float32)');
     });
     x.dispose();
   });
@@ -349,7 +354,7 @@ describe('toString and format', () => {
   it('format shows the values (nested) and the shape; large tensors are summarised', async () => {
     const x = tensor([[1, 2.5, 3], [4, 5, -6]]);
     expect(await x.format()).toBe('tensor([[1,2.5,3],[4,5,-6]], shape=[2,3], dtype=float32)');
-    expect(await x.toArray()).toEqual([[1, 2.5, 3], [4, 5, -6]]);
+    expect(await x.array()).toEqual([[1, 2.5, 3], [4, 5, -6]]);
     const i = tensor(new Int32Array([7, 8]), [2, 1]);
     expect(await i.format()).toBe('tensor([[7],[8]], shape=[2,1], dtype=int32)');
     const s = tensor([42], []);

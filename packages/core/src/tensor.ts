@@ -11,7 +11,13 @@ import type { Node } from './autograd';
 /** GPU storage shared by a tensor and its views. */
 export class Storage {
   private refs = 1;
+  /** A host copy of small storages (set on upload and readback), so toString() can show values. */
+  hostValues?: Float32Array | Int32Array;
   constructor(readonly buffer: GpuBuffer) {}
+  /** Must be called by anything that writes the buffer in place (optimizers): the host copy is stale. */
+  markWritten(): void {
+    this.hostValues = undefined;
+  }
   retain(): this {
     this.refs++;
     return this;
@@ -25,6 +31,8 @@ export class Storage {
 }
 
 let nextId = 0;
+/** Tensors up to this many elements keep a host copy of known values for toString(). */
+export const HOST_COPY_LIMIT = 64;
 
 export class Tensor {
   readonly id = nextId++;
@@ -103,7 +111,7 @@ export class Tensor {
   }
 
   /** @internal The kernel-level view of this tensor; throws after dispose. */
-  array(op = 'use'): DeviceArray {
+  deviceArray(op = 'use'): DeviceArray {
     if (this._disposed) throw new Error(`${op}: tensor ${fmt(this.shape)} (id ${this.id}) was used after dispose()`);
     if (!this.storage.alive) throw new Error(`${op}: the storage of tensor ${fmt(this.shape)} (id ${this.id}) was released`);
     return { buffer: this.storage.buffer, shape: this.shape, dtype: this.dtype };
@@ -111,11 +119,13 @@ export class Tensor {
 
   /** Reads the values back (flat, row-major). */
   async data(): Promise<Float32Array | Int32Array> {
-    return toArray(getRuntime(), this.array('data'));
+    const values = await toArray(getRuntime(), this.deviceArray('data'));
+    if (values.length <= HOST_COPY_LIMIT) this.storage.hostValues = values.slice();
+    return values;
   }
 
-  /** Reads the values back as nested arrays. */
-  async toArray(): Promise<NestedArray> {
+  /** Reads the values back as nested arrays (a number for a 0-d tensor). */
+  async array(): Promise<NestedArray> {
     return nest(Array.from(await this.data()), this.shape);
   }
 
@@ -138,14 +148,19 @@ export class Tensor {
     }
   }
 
-  /** Shape, dtype and (after `await t.data()` via `format`) values: sync string without a readback. */
+  /**
+   * Shape, dtype, autograd state, and the values of small tensors whose values are known on the
+   * host (created from host data, or read back once); otherwise `await t.format()` reads them.
+   */
   toString(): string {
-    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}${this._requiresGrad ? ', requiresGrad' : ''}${this.gradFn ? `, gradFn=${this.gradFn.name}` : ''})`;
+    const known = this.storage.alive ? this.storage.hostValues : undefined;
+    const values = known && known.length === this.size ? `${JSON.stringify(nest(Array.from(known), this.shape))}, ` : '';
+    return `tensor(${values}shape=${fmt(this.shape)}, dtype=${this.dtype}${this._requiresGrad ? ', requiresGrad' : ''}${this.gradFn ? `, gradFn=${this.gradFn.name}` : ''})`;
   }
 
   /** A string with the values of small tensors (reads the tensor back). */
   async format(maxElements = 64): Promise<string> {
-    const values = this.size <= maxElements ? JSON.stringify(await this.toArray()) : `<${this.size} values>`;
+    const values = this.size <= maxElements ? JSON.stringify(await this.array()) : `<${this.size} values>`;
     return `tensor(${values}, shape=${fmt(this.shape)}, dtype=${this.dtype}${this._requiresGrad ? ', requiresGrad' : ''})`;
   }
 }

@@ -28,14 +28,14 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (shape.filter((d) => d === -1).length > 1 || inferred.some((d) => !Number.isInteger(d) || d < 0) || inferred.reduce((a, b) => a * b, 1) !== x.size) {
     throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
   }
-  const view = x.array('reshape');
+  const view = x.deviceArray('reshape');
   return record('reshape', [x], { ...view, shape: inferred }, (g) => [reshape(g, x.shape)], { storage: x.storage.retain() });
 }
 
 /** Repeats x along size-1 dims to `shape`. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (x.shape.join() === shape.join()) return x.alias();
-  return record('broadcastTo', [x], broadcastKernel(rt(), x.array('broadcastTo'), shape), (g) => [sumTo(g, x.shape)]);
+  return record('broadcastTo', [x], broadcastKernel(rt(), x.deviceArray('broadcastTo'), shape), (g) => [sumTo(g, x.shape)]);
 }
 
 type Operand = Tensor | number;
@@ -47,7 +47,7 @@ function binaryOp(
   grads: (g: Tensor, a: Tensor, b: Tensor, out: Tensor | undefined) => [Tensor | null, Tensor | null],
   saveOutput = false,
 ): Tensor {
-  const result = binary(rt(), name, a.array(name), b.array(name));
+  const result = binary(rt(), name, a.deviceArray(name), b.deviceArray(name));
   return record(name, [a, b], result, (g, [sa, sb], out) => {
     const [ga, gb] = grads(g, sa, sb, out);
     const ra = ga && a.requiresGrad ? sumTo(ga, a.shape) : null;
@@ -59,7 +59,7 @@ function binaryOp(
 }
 
 function scalarOperand(name: Parameters<typeof scalarOp>[1], x: Tensor, s: number, grad: (g: Tensor, x: Tensor, out: Tensor | undefined) => Tensor, saveOutput = false): Tensor {
-  return record(`${name}Scalar`, [x], scalarOp(rt(), name, x.array(name), s), (g, [sx], out) => [grad(g, sx, out)], { save: [x], saveOutput });
+  return record(`${name}Scalar`, [x], scalarOp(rt(), name, x.deviceArray(name), s), (g, [sx], out) => [grad(g, sx, out)], { save: [x], saveOutput });
 }
 
 export function add(a: Operand, b: Operand): Tensor {
@@ -147,7 +147,7 @@ function mulScalarPow(x: Tensor, e: number): Tensor {
 }
 
 export function neg(x: Tensor): Tensor {
-  return record('neg', [x], unary(rt(), 'neg', x.array('neg')), (g) => [neg(g)]);
+  return record('neg', [x], unary(rt(), 'neg', x.deviceArray('neg')), (g) => [neg(g)]);
 }
 
 export function maximum(a: Tensor, b: Tensor): Tensor {
@@ -175,7 +175,7 @@ export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: Tensor, 
     scalar.dispose();
     return out;
   }
-  return record(op, [], binary(rt(), op, a.array(op), b.array(op)), () => []);
+  return record(op, [], binary(rt(), op, a.deviceArray(op), b.deviceArray(op)), () => []);
 }
 
 /** A 0-d tensor holding `value`. */
@@ -185,7 +185,7 @@ export function scalarTensor(value: number): Tensor {
 
 export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const list = axes === undefined ? undefined : Array.isArray(axes) ? axes : [axes];
-  return record('sum', [x], reduce(rt(), 'sum', x.array('sum'), list, keepDims), (g) => {
+  return record('sum', [x], reduce(rt(), 'sum', x.deviceArray('sum'), list, keepDims), (g) => {
     const expanded = reshapeForBroadcast(g, x.shape, list);
     const out = broadcastTo(expanded, x.shape);
     expanded.dispose();

@@ -25,7 +25,7 @@ const rt = getRuntime;
 /** y = conv2d(x, w) + b. x [N,C,H,W], w [O,C,KH,KW], b [O]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, params: Conv2dParams = {}): Tensor {
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const result = conv2dKernel(rt(), x.array('conv2d'), weight.array('conv2d'), { ...params, bias: bias?.array('conv2d') });
+  const result = conv2dKernel(rt(), x.deviceArray('conv2d'), weight.deviceArray('conv2d'), { ...params, bias: bias?.deviceArray('conv2d') });
   return record('conv2d', inputs, result, (g, [sx, sw]) => [
     x.requiresGrad ? conv2dBackwardData(g, sw, x.shape, params) : null,
     weight.requiresGrad ? conv2dBackwardFilter(sx, g, weight.shape, params) : null,
@@ -35,7 +35,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, params: Conv2dP
 
 /** Dᵀ(dy, w): the gradient of conv2d with respect to its input, as a differentiable op. */
 export function conv2dBackwardData(dy: Tensor, weight: Tensor, inputShape: readonly number[], params: Conv2dParams = {}): Tensor {
-  const result = backwardDataKernel(rt(), dy.array('conv2dBackwardData'), weight.array('conv2dBackwardData'), inputShape, params);
+  const result = backwardDataKernel(rt(), dy.deviceArray('conv2dBackwardData'), weight.deviceArray('conv2dBackwardData'), inputShape, params);
   return record('conv2dBackwardData', [dy, weight], result, (h, [sdy, sw]) => [
     dy.requiresGrad ? conv2d(h, sw, undefined, params) : null,
     weight.requiresGrad ? conv2dBackwardFilter(h, sdy, weight.shape, params) : null,
@@ -44,7 +44,7 @@ export function conv2dBackwardData(dy: Tensor, weight: Tensor, inputShape: reado
 
 /** F(x, dy): the gradient of conv2d with respect to its weight, as a differentiable op. */
 export function conv2dBackwardFilter(x: Tensor, dy: Tensor, weightShape: readonly number[], params: Conv2dParams = {}): Tensor {
-  const result = backwardFilterKernel(rt(), x.array('conv2dBackwardFilter'), dy.array('conv2dBackwardFilter'), weightShape, params);
+  const result = backwardFilterKernel(rt(), x.deviceArray('conv2dBackwardFilter'), dy.deviceArray('conv2dBackwardFilter'), weightShape, params);
   return record('conv2dBackwardFilter', [x, dy], result, (h, [sx, sdy]) => [
     x.requiresGrad ? conv2dBackwardData(sdy, h, sx.shape, params) : null,
     dy.requiresGrad ? conv2d(sx, h, undefined, params) : null,

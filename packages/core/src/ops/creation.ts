@@ -3,7 +3,7 @@
  */
 import { fill, fromArray, getRuntime, randomNormal, randomUniform, scalarOp, sizeOf, type DType } from '@webgan/kernels';
 import { defaultGenerator, type Generator } from '../random';
-import { fromDeviceArray, fmt, type Tensor } from '../tensor';
+import { HOST_COPY_LIMIT, fromDeviceArray, fmt, type Tensor } from '../tensor';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -44,6 +44,7 @@ export function tensor(data: Float32Array | Int32Array | Nested, shape?: readonl
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
   checkRequiresGrad('tensor', dtype, options);
   const t = fromDeviceArray(fromArray(getRuntime(), values, inferred, dtype));
+  if (values.length <= HOST_COPY_LIMIT) t.storage.hostValues = dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
   if (options.requiresGrad) t.requiresGrad = true;
   return t;
 }

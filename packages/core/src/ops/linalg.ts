@@ -19,7 +19,7 @@ export interface MatmulOptions {
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const tA = options.transposeA ?? false;
   const tB = options.transposeB ?? false;
-  const result = matmulKernel(rt(), a.array('matmul'), b.array('matmul'), { transposeA: tA, transposeB: tB });
+  const result = matmulKernel(rt(), a.deviceArray('matmul'), b.deviceArray('matmul'), { transposeA: tA, transposeB: tB });
   return record('matmul', [a, b], result, (g, [sa, sb]) => {
     // With op(A) = A (or Aᵀ): d op(A) = g·op(B)ᵀ, and dA is that (or its transpose).
     const ga = a.requiresGrad ? (tA ? matmul(sb, g, { transposeA: tB, transposeB: true }) : matmul(g, sb, { transposeB: !tB })) : null;
@@ -43,7 +43,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     throw new Error(`linear: x ${fmt(x.shape)} has ${x.shape[1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
   }
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const result = matmulKernel(rt(), x.array('linear'), weight.array('linear'), { transposeB: true, bias: bias?.array('linear') });
+  const result = matmulKernel(rt(), x.deviceArray('linear'), weight.deviceArray('linear'), { transposeB: true, bias: bias?.deviceArray('linear') });
   return record('linear', inputs, result, (g, [sx, sw]) => [
     x.requiresGrad ? matmul(g, sw) : null,
     weight.requiresGrad ? matmul(g, sx, { transposeA: true }) : null,

@@ -29,7 +29,7 @@ function checkSame(op: string, a: Tensor, b: Tensor): void {
 /** Binary cross-entropy on logits: max(x,0) − x·t + log(1 + e^−|x|). */
 export function bceWithLogits(logits: Tensor, targets: Tensor, reduction: Reduction = 'mean'): Tensor {
   checkSame('bceWithLogits', logits, targets);
-  const loss = record('bceWithLogits', [logits, targets], bceKernel(rt(), logits.array('bceWithLogits'), targets.array('bceWithLogits')), (g, [sx, st]) => {
+  const loss = record('bceWithLogits', [logits, targets], bceKernel(rt(), logits.deviceArray('bceWithLogits'), targets.deviceArray('bceWithLogits')), (g, [sx, st]) => {
     // d/dx = σ(x) − t ; d/dt = −x
     const s = sigmoid(sx);
     const d = sub(s, st);
@@ -113,8 +113,8 @@ function pickPerRow(x: Tensor, labels: Tensor): Tensor {
 function rowOffsets(N: number, C: number, labels: Tensor): Tensor {
   const runtime = rt();
   const base = arange(0, N * C, C);
-  const labelsF = cast(runtime, labels.array('crossEntropy'), 'float32');
-  const summed = binary(runtime, 'add', base.array(), labelsF);
+  const labelsF = cast(runtime, labels.deviceArray('crossEntropy'), 'float32');
+  const summed = binary(runtime, 'add', base.deviceArray(), labelsF);
   runtime.release(labelsF.buffer);
   base.dispose();
   const asInt = cast(runtime, summed, 'int32');

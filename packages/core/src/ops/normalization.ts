@@ -23,9 +23,9 @@ export interface BatchNormOptions {
  * runningMean / runningVar are updated in place (PyTorch's momentum rule, unbiased variance).
  */
 export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchNormOptions): Tensor {
-  const args = [gamma, beta, runningMean, runningVar].map((t) => t.array('batchNorm'));
+  const args = [gamma, beta, runningMean, runningVar].map((t) => t.deviceArray('batchNorm'));
   if (!options.training) {
-    const y = batchNormEval(rt(), x.array('batchNorm'), args[0], args[1], args[2], args[3], { eps: options.eps });
+    const y = batchNormEval(rt(), x.deviceArray('batchNorm'), args[0], args[1], args[2], args[3], { eps: options.eps });
     return record('batchNormEval', [x, gamma, beta], y, (g, [sx, sg, sm, sv]) => {
       // y = (x − m)·γ/√(v + ε) + β with fixed running statistics.
       const eps = options.eps ?? 1e-5;
@@ -50,7 +50,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: T
       return [gx, gg, beta.requiresGrad ? sumChannels(g.alias(), x.rank) : null];
     }, { save: [x, gamma, runningMean, runningVar] });
   }
-  const { y, mean: batchMean, invstd } = batchNormTrain(rt(), x.array('batchNorm'), args[0], args[1], args[2], args[3], {
+  const { y, mean: batchMean, invstd } = batchNormTrain(rt(), x.deviceArray('batchNorm'), args[0], args[1], args[2], args[3], {
     momentum: options.momentum,
     eps: options.eps,
   });
@@ -60,7 +60,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: T
     if (isGradEnabled()) {
       throw new Error('batchNorm: gradients of gradients through batch normalisation are not supported; use layerNorm (or no normalisation) in a critic that needs a gradient penalty');
     }
-    const grads = batchNormBackward(rt(), g.array(), sx.array(), sg.array(), sMean.array(), sInv.array());
+    const grads = batchNormBackward(rt(), g.deviceArray(), sx.deviceArray(), sg.deviceArray(), sMean.deviceArray(), sInv.deviceArray());
     return [fromDeviceArray(grads.dx), fromDeviceArray(grads.dgamma), fromDeviceArray(grads.dbeta)];
   }, { save: [x, gamma, meanT, invstdT] });
   meanT.dispose();

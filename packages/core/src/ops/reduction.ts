@@ -15,7 +15,7 @@ const axisList = (axes: number | number[] | undefined) => (axes === undefined ? 
 export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const list = axisList(axes);
   const reduced = (list ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[a < 0 ? a + x.rank : a], 1);
-  return record('mean', [x], reduce(rt(), 'mean', x.array('mean'), list, keepDims), (g) => {
+  return record('mean', [x], reduce(rt(), 'mean', x.deviceArray('mean'), list, keepDims), (g) => {
     const expanded = reshapeForBroadcast(g, x.shape, list);
     const spread = broadcastTo(expanded, x.shape);
     expanded.dispose();
@@ -27,7 +27,7 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
 
 function extreme(op: 'max' | 'min', x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const list = axisList(axes);
-  return record(op, [x], reduce(rt(), op, x.array(op), list, keepDims), (g, [sx], out) => {
+  return record(op, [x], reduce(rt(), op, x.deviceArray(op), list, keepDims), (g, [sx], out) => {
     // The gradient is shared equally by every element that attains the extreme.
     const outB = reshapeForBroadcast(out!, sx.shape, list);
     const hits = compare('eq', sx, outB);

@@ -21,7 +21,7 @@ const rt = getRuntime;
 
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const inverse = perm.map((_, i) => perm.indexOf(i));
-  return record('permute', [x], permuteKernel(rt(), x.array('permute'), perm), (g) => [permute(g, inverse)]);
+  return record('permute', [x], permuteKernel(rt(), x.deviceArray('permute'), perm), (g) => [permute(g, inverse)]);
 }
 
 /** Swaps two dims (default: the last two). */
@@ -36,12 +36,12 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /** The block starting at `begin` with `size` per dim (-1: to the end). */
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
-  const out = sliceKernel(rt(), x.array('slice'), begin, size);
+  const out = sliceKernel(rt(), x.deviceArray('slice'), begin, size);
   return record('slice', [x], out, (g) => [pad(g, x.shape.map((d, i) => [begin[i], d - begin[i] - out.shape[i]] as [number, number]))]);
 }
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  const out = concatKernel(rt(), xs.map((x) => x.array('concat')), axis);
+  const out = concatKernel(rt(), xs.map((x) => x.deviceArray('concat')), axis);
   const a = axis < 0 ? axis + out.shape.length : axis;
   return record('concat', xs, out, (g) => {
     let start = 0;
@@ -66,7 +66,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Pads each dim with [before, after] elements of `value` (gradient: the inner slice). */
 export function pad(x: Tensor, padding: readonly (readonly [number, number])[], value = 0): Tensor {
-  return record('pad', [x], padKernel(rt(), x.array('pad'), padding, value), (g) => [
+  return record('pad', [x], padKernel(rt(), x.deviceArray('pad'), padding, value), (g) => [
     slice(g, padding.map(([before]) => before), x.shape),
   ]);
 }
@@ -94,21 +94,21 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 
 /** Picks slices along `axis` by int32 indices (labels, embeddings); gradient scatters back. */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  return record('gather', [x], gatherKernel(rt(), x.array('gather'), indices.array('gather'), axis), (g, [sIdx]) => [
+  return record('gather', [x], gatherKernel(rt(), x.deviceArray('gather'), indices.deviceArray('gather'), axis), (g, [sIdx]) => [
     gatherBackwardOp(g, sIdx, axis, x.shape),
   ], { save: [indices] });
 }
 
 /** Scatter-add of `g` by indices into zeros(shape): gather's gradient, itself differentiable. */
 function gatherBackwardOp(g: Tensor, indices: Tensor, axis: number, shape: readonly number[]): Tensor {
-  return record('gatherBackward', [g], gatherBackward(rt(), g.array(), indices.array(), axis, shape), (gg, [sIdx]) => [gather(gg, sIdx, axis)], {
+  return record('gatherBackward', [g], gatherBackward(rt(), g.deviceArray(), indices.deviceArray(), axis, shape), (gg, [sIdx]) => [gather(gg, sIdx, axis)], {
     save: [indices],
   });
 }
 
 /** cond ? a : b elementwise, broadcasting (cond nonzero = true). */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  return record('where', [a, b], whereKernel(rt(), cond.array('where'), a.array('where'), b.array('where')), (g, [sc]) => {
+  return record('where', [a, b], whereKernel(rt(), cond.deviceArray('where'), a.deviceArray('where'), b.deviceArray('where')), (g, [sc]) => {
     const chosen = compare('ne', sc, 0);
     const ga = mul(g, chosen);
     chosen.dispose();
@@ -123,7 +123,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 
 /** Limits values to [min, max]; gradient passes where the value was inside. */
 export function clamp(x: Tensor, min: number, max: number): Tensor {
-  return record('clamp', [x], clampKernel(rt(), x.array('clamp'), min, max), (g, [sx]) => {
+  return record('clamp', [x], clampKernel(rt(), x.deviceArray('clamp'), min, max), (g, [sx]) => {
     const above = compare('ge', sx, min);
     const below = compare('le', sx, max);
     const inside = mul(above, below);

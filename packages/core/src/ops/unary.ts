@@ -11,7 +11,7 @@ import { add, compare, div, mul, neg, sub } from './arithmetic';
 const rt = getRuntime;
 
 function unaryOp(op: UnaryOp, x: Tensor, rule: (g: Tensor, x: Tensor, y: Tensor | undefined) => Tensor | null, saveOutput = false, slope?: number): Tensor {
-  return record(op, [x], unary(rt(), op, x.array(op), { slope }), (g, [sx], y) => [rule(g, sx, y)], { save: [x], saveOutput });
+  return record(op, [x], unary(rt(), op, x.deviceArray(op), { slope }), (g, [sx], y) => [rule(g, sx, y)], { save: [x], saveOutput });
 }
 
 /** g · f where f is computed (and disposed) here. */
@@ -52,15 +52,15 @@ export const cos = (x: Tensor): Tensor =>
     return times(g, d);
   });
 /** Sign and floor have zero gradient almost everywhere; they record nothing. */
-export const sign = (x: Tensor): Tensor => record('sign', [], unary(rt(), 'sign', x.array('sign')), () => []);
-export const floor = (x: Tensor): Tensor => record('floor', [], unary(rt(), 'floor', x.array('floor')), () => []);
+export const sign = (x: Tensor): Tensor => record('sign', [], unary(rt(), 'sign', x.deviceArray('sign')), () => []);
+export const floor = (x: Tensor): Tensor => record('floor', [], unary(rt(), 'floor', x.deviceArray('floor')), () => []);
 
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g, sx) => times(g, compare('gt', sx, 0)));
 
 /** max(x, 0) + slope·min(x, 0); the gradient's slope factor is piecewise constant in x. */
 export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
   return unaryOp('leaky_relu', x, (g, sx) => {
-    if (!g.requiresGrad) return record('leakyReluBackward', [], activationBackward(rt(), 'leaky_relu', g.array(), sx.array(), { slope }), () => []);
+    if (!g.requiresGrad) return record('leakyReluBackward', [], activationBackward(rt(), 'leaky_relu', g.deviceArray(), sx.deviceArray(), { slope }), () => []);
     // Differentiable in g (the factor does not depend on g): g · (slope + (1 − slope)·[x > 0]).
     const positive = compare('gt', sx, 0);
     const factor = mul(positive, 1 - slope);
