@@ -1,7 +1,8 @@
 /**
- * Every GEMM tiling the tuner may choose gives correct matmul and convolution results on odd
- * shapes (tolerance as in matmul.test.ts / conv2d.test.ts: 1e-5 · Σ|products| + 1e-6), and the
- * tuner caches its choice per adapter and problem in its store.
+ * Every GEMM tiling the tuner may choose — register-blocked and workgroup-memory, the CPU and the
+ * GPU candidates alike — gives correct matmul and convolution results on odd shapes (tolerance
+ * as in matmul.test.ts / conv2d.test.ts: 1e-5 · Σ|products| + 1e-6), and the tuner caches its
+ * choice per adapter and problem in its store.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import {
   tuneGemms,
   useTuningStore,
   type DeviceArray,
+  type GemmTiling,
   type Runtime,
 } from '@webgan/kernels';
 import { fileTuningStore, initNode } from '@webgan/kernels/node';
@@ -50,19 +52,30 @@ async function check(got: DeviceArray, ref: { out: Float64Array; absSum: Float64
   rt.release(got.buffer);
 }
 
-describe.each(GEMM_TILING_CANDIDATES.map((t) => [`${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`, t] as const))('tiling %s', (_, tiling) => {
+const label = (t: GemmTiling) =>
+  t.kind === 'workgroup-memory'
+    ? `workgroup-memory ${t.workgroupSize / t.workgroupCols}x${t.workgroupCols} threads of ${t.rowsPerThread}x${t.colsPerThread}, k${t.kTile}`
+    : `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`;
+
+it('the candidates include both main loops', () => {
+  expect(new Set(GEMM_TILING_CANDIDATES.map((t) => t.kind ?? 'registers'))).toEqual(new Set(['registers', 'workgroup-memory']));
+});
+
+describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling %s', (_, tiling) => {
   it('matmul: odd shapes, transposes, bias and activation', async () => {
     setGemmTiling(rt, tiling);
-    for (const [M, K, N, tA, tB] of [[37, 19, 13, false, false], [5, 64, 33, true, false], [70, 3, 9, false, true], [1, 7, 1, true, true]] as const) {
-      const aShape = tA ? [K, M] : [M, K];
+    // The last case spans several tiles of every candidate in each direction with partial tiles
+    // at the ends, K not a multiple of any K slice, and a batched A against a broadcast B.
+    for (const [batch, M, K, N, tA, tB] of [[0, 37, 19, 13, false, false], [0, 5, 64, 33, true, false], [0, 70, 3, 9, false, true], [0, 1, 7, 1, true, true], [2, 133, 45, 141, false, false]] as const) {
+      const aShape = [...(batch ? [batch] : []), ...(tA ? [K, M] : [M, K])];
       const bShape = tB ? [N, K] : [K, N];
-      const a = randomData(rng, M * K);
+      const a = randomData(rng, Math.max(batch, 1) * M * K);
       const b = randomData(rng, K * N);
       const bias = randomData(rng, N);
       const [A, B, Bias] = [upload(a, aShape), upload(b, bShape), upload(bias, [N])];
       const got = matmul(rt, A, B, { transposeA: tA, transposeB: tB, bias: Bias, activation: 'leaky_relu', slope: 0.2 });
       const ref = matmulRef(f64(a), aShape, f64(b), bShape, { transposeA: tA, transposeB: tB, bias: f64(bias), activation: 'leaky_relu', slope: 0.2 });
-      await check(got, ref, `matmul ${M}x${K}x${N} tA=${tA} tB=${tB}`);
+      await check(got, ref, `matmul ${batch}x${M}x${K}x${N} tA=${tA} tB=${tB}`);
       for (const x of [A, B, Bias]) rt.release(x.buffer);
     }
   });
@@ -81,6 +94,17 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [`${t.rowsPerThread}x${t.colsPer
     const DY = upload(dy, yRef.shape);
     await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), 'conv2d backward-data');
     await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), 'conv2d backward-filter');
+    // Strided and undilated: the phased backward-data, with a kernel the stride does not divide
+    // (phases with fewer taps than others).
+    const sParams = { stride: 2, padding: 1 };
+    const [sxShape, swShape] = [[2, 4, 9, 8], [7, 4, 3, 3]];
+    const sw = randomData(rng, 7 * 4 * 9);
+    const SW = upload(sw, swShape);
+    const syShape = [2, 7, 5, 4]; // ⌊(9 + 2 − 3) / 2⌋ + 1 = 5, ⌊(8 + 2 − 3) / 2⌋ + 1 = 4
+    const sdy = randomData(rng, 2 * 7 * 5 * 4);
+    const SDY = upload(sdy, syShape);
+    await check(conv2dBackwardData(rt, SDY, SW, sxShape, sParams), conv2dBackwardDataRef(f64(sdy), syShape, f64(sw), swShape, sxShape, sParams), 'conv2d backward-data, phased');
+    for (const a of [SW, SDY]) rt.release(a.buffer);
     const tShape = [5, 3, 4, 4];
     const tw = randomData(rng, 5 * 3 * 16);
     const TW = upload(tw, tShape);

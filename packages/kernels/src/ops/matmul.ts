@@ -77,6 +77,15 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
       if (vectorB) return `b[(${base} + k * ${N}u + min(${col}, ${N - 4}u)) / 4u]`;
       return fourColumns(col, N, (c) => (transposeB ? `${base} + (${c}) * ${K}u + k` : `${base} + k * ${N}u + ${c}`), 'b');
     },
+    flatK: K,
+    aAt: (row, k) => `a[bz * ${aBatchStride}u + (${row}) * ${transposeA ? 1 : K}u + (${k}) * ${transposeA ? M : 1}u]`,
+    bAt: (k, col) => {
+      const index = `bz * ${bBatchStride}u + ${transposeB ? `(${col}) * ${K}u + ${k}` : `(${k}) * ${N}u + ${col}`}`;
+      return vectorB ? `b[(${index}) / 4u][(${index}) % 4u]` : `b[${index}]`;
+    },
+    bQuadAt: vectorB ? (k, col) => `b[(bz * ${bBatchStride}u + (${k}) * ${N}u + min(${col}, ${N - 4}u)) / 4u]` : undefined,
+    aContiguousAlong: transposeA ? 'row' : 'k',
+    bContiguousAlong: transposeB ? 'k' : 'col',
     store: (row, col, value) => `out[bz * ${M * N}u + ${row} * ${N}u + ${col}] = ${value};`,
   };
   const epilogue = { bias: options.bias ? 'bias' : undefined, activation: options.activation, slope: options.slope };

@@ -5,12 +5,20 @@
  *   backward-data    rows = input pixels (n,ih,iw)    cols = C   k = (kh,kw,o)   (a transposed conv)
  *   backward-filter  rows = taps (c,kh,kw)            cols = O   k = (n,oh,ow)
  * Conv-transpose2d's passes are these same three with the roles of its input and output swapped.
+ *
+ * Each problem gives two views of the same GEMM: the loop nest the register-blocked main loop
+ * runs (its K loops ordered as above), and flat accessors A(row, k), B(k, col) for the
+ * workgroup-memory main loop, which gathers any (row, k) of a tile. The flat k order may differ
+ * from the loop nest's — it follows the weight's layout ((c,kh,kw) forward, (o,kh,kw) backward-
+ * data) so that B slices are contiguous along k — but A and B of one view always agree.
  */
 import type { ConvGeometry } from '../ops/conv-geometry';
 import { fourColumns, type GemmProblem } from './gemm';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const geometryKey = (g: ConvGeometry) => JSON.stringify(g);
+/** Flat index of pixel (h, w) (i32 expressions) of an H × W plane, clamped into range. */
+const clampedPixel = (h: string, w: string, H: number, W: number) => `u32(clamp(${h}, 0, ${H - 1})) * ${W}u + u32(clamp(${w}, 0, ${W - 1}))`;
 
 /** y = conv(x, w): x binding `x`, weight binding `w`. */
 export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
@@ -44,6 +52,20 @@ export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
     loopBounds: { kh: g.KH, kw: g.KW, c: g.C },
     a: (i) => `select(0.0, x[tap${i} + c * ${HW}u], valid${i})`,
     b: (col) => fourColumns(col, g.O, (o) => `(${o}) * ${g.C * KK}u + c * ${KK}u + wTap`, 'w'),
+    flatK: g.C * KK,
+    accessorFunctions: `
+fn convForwardA(row: u32, k: u32) -> f32 {
+  let pix = row % ${OHW}u;
+  let ih = i32(pix / ${g.OW}u * ${g.strideH}u + k / ${g.KW}u % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
+  let iw = i32(pix % ${g.OW}u * ${g.strideW}u + k % ${g.KW}u * ${g.dilationW}u) - ${g.padW};
+  let valid = ih >= 0 && ih < ${g.H} && iw >= 0 && iw < ${g.W};
+  return select(0.0, x[(row / ${OHW}u * ${g.C}u + k / ${KK}u) * ${HW}u + ${clampedPixel('ih', 'iw', g.H, g.W)}], valid);
+}`,
+    // Flat k ↔ (c, kh, kw): the weight row of output channel `col` read straight along k.
+    aAt: (row, k) => `convForwardA(${row}, ${k})`,
+    bAt: (k, col) => `w[(${col}) * ${g.C * KK}u + ${k}]`,
+    aContiguousAlong: 'row',
+    bContiguousAlong: 'k',
     store: (row, col, value) => `out[(${row} / ${OHW}u * ${g.O}u + ${col}) * ${OHW}u + ${row} % ${OHW}u] = ${value};`,
   };
 }
@@ -83,6 +105,23 @@ export function convBackwardDataProblem(name: string, g: ConvGeometry): GemmProb
     loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
     a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
     b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
+    flatK: g.O * KK,
+    // Flat k ↔ (o, kh, kw).
+    accessorFunctions: `
+fn convBackwardDataA(row: u32, k: u32) -> f32 {
+  let pix = row % ${HW}u;
+  let tap = k % ${KK}u;
+  let th = i32(pix / ${g.W}u) + ${g.padH} - i32(tap / ${g.KW}u * ${g.dilationH}u);
+  let tw = i32(pix % ${g.W}u) + ${g.padW} - i32(tap % ${g.KW}u * ${g.dilationW}u);
+  let oh = th / ${g.strideH};
+  let ow = tw / ${g.strideW};
+  let valid = th >= 0 && tw >= 0 && th % ${g.strideH} == 0 && tw % ${g.strideW} == 0 && oh < ${g.OH} && ow < ${g.OW};
+  return select(0.0, dy[(row / ${HW}u * ${g.O}u + k / ${KK}u) * ${OHW}u + ${clampedPixel('oh', 'ow', g.OH, g.OW)}], valid);
+}`,
+    aAt: (row, k) => `convBackwardDataA(${row}, ${k})`,
+    bAt: (k, col) => `w[(${k}) / ${KK}u * ${g.C * KK}u + (${col}) * ${KK}u + (${k}) % ${KK}u]`,
+    aContiguousAlong: 'row',
+    bContiguousAlong: 'k',
     store: (row, col, value) => `out[(${row} / ${HW}u * ${g.C}u + ${col}) * ${HW}u + ${row} % ${HW}u] = ${value};`,
   };
 }
@@ -119,6 +158,20 @@ export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmPr
       let valid${i} = rowOk${i} && iw${i} >= 0 && iw${i} < ${g.W};`,
     a: (i) => `select(0.0, x[xRow${i} + u32(clamp(iw${i}, 0, ${g.W - 1}))], valid${i})`,
     b: (col) => fourColumns(col, g.O, (o) => `dyRow + (${o}) * ${OHW}u + ow`, 'dy'),
+    flatK: g.N * OHW,
+    // Flat k ↔ (n, oh, ow), as in the loop nest; rows are taps (c, kh, kw).
+    accessorFunctions: `
+fn convBackwardFilterA(row: u32, k: u32) -> f32 {
+  let pix = k % ${OHW}u;
+  let ih = i32(pix / ${g.OW}u * ${g.strideH}u + row / ${g.KW}u % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
+  let iw = i32(pix % ${g.OW}u * ${g.strideW}u + row % ${g.KW}u * ${g.dilationW}u) - ${g.padW};
+  let valid = ih >= 0 && ih < ${g.H} && iw >= 0 && iw < ${g.W};
+  return select(0.0, x[(k / ${OHW}u * ${g.C}u + row / ${KK}u) * ${HW}u + ${clampedPixel('ih', 'iw', g.H, g.W)}], valid);
+}`,
+    aAt: (row, k) => `convBackwardFilterA(${row}, ${k})`,
+    bAt: (k, col) => `dy[((${k}) / ${OHW}u * ${g.O}u + ${col}) * ${OHW}u + (${k}) % ${OHW}u]`,
+    aContiguousAlong: 'k',
+    bContiguousAlong: 'k',
     store: (row, col, value) => `out[(${col}) * ${g.C * KK}u + ${row}] = ${value};`,
   };
 }
@@ -137,6 +190,9 @@ export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): Ge
   const Hp = Math.ceil(g.H / g.strideH);
   const Wp = Math.ceil(g.W / g.strideW);
   const phaseRows = Hp * Wp;
+  // Taps per phase, at most: kh ≡ phase (mod sH) leaves ⌈KH / sH⌉ of them (likewise for kw).
+  const phaseTapsW = Math.ceil(g.KW / g.strideW);
+  const phaseTaps = Math.ceil(g.KH / g.strideH) * phaseTapsW;
   // Input pixel of a GEMM row in phase bz; rows past the image edge are computed but not stored.
   const pixel = (row: string, suffix: string) => `
   let q${suffix} = ${row} % ${phaseRows}u;
@@ -175,6 +231,34 @@ export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): Ge
     loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
     a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
     b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
+    // Flat k ↔ (o, jh, jw), every phase padded to the most taps any phase has; the taps a phase
+    // lacks (kh ≥ KH or kw ≥ KW) read as 0.
+    flatK: g.O * phaseTaps,
+    accessorFunctions: `
+fn phaseTap(k: u32, bz: u32) -> vec2u {
+  let j = k % ${phaseTaps}u;
+  return vec2u((bz / ${g.strideW}u + ${g.padH}u) % ${g.strideH}u + j / ${phaseTapsW}u * ${g.strideH}u,
+               (bz % ${g.strideW}u + ${g.padW}u) % ${g.strideW}u + j % ${phaseTapsW}u * ${g.strideW}u);
+}
+fn convBackwardDataPhasedA(row: u32, k: u32, bz: u32) -> f32 {
+  ${pixel('row', '')}
+  let tap = phaseTap(k, bz);
+  let th = i32(ih + ${g.padH}u) - i32(tap.x);
+  let tw = i32(iw + ${g.padW}u) - i32(tap.y);
+  let oh = th / ${g.strideH};
+  let ow = tw / ${g.strideW};
+  let valid = tap.x < ${g.KH}u && tap.y < ${g.KW}u && th >= 0 && tw >= 0 && oh < ${g.OH} && ow < ${g.OW};
+  return select(0.0, dy[(row / ${phaseRows}u * ${g.O}u + k / ${phaseTaps}u) * ${OHW}u + ${clampedPixel('oh', 'ow', g.OH, g.OW)}], valid);
+}
+fn convBackwardDataPhasedB(k: u32, col: u32, bz: u32) -> f32 {
+  let tap = phaseTap(k, bz);
+  let inRange = tap.x < ${g.KH}u && tap.y < ${g.KW}u;
+  return select(0.0, w[k / ${phaseTaps}u * ${g.C * KK}u + col * ${KK}u + min(tap.x, ${g.KH - 1}u) * ${g.KW}u + min(tap.y, ${g.KW - 1}u)], inRange);
+}`,
+    aAt: (row, k) => `convBackwardDataPhasedA(${row}, ${k}, bz)`,
+    bAt: (k, col) => `convBackwardDataPhasedB(${k}, ${col}, bz)`,
+    aContiguousAlong: 'row',
+    bContiguousAlong: 'k',
     store: (row, col, value) => `{${pixel(row, 'S')}
     if (ihS < ${g.H}u && iwS < ${g.W}u) { out[(${row} / ${phaseRows}u * ${g.C}u + ${col}) * ${HW}u + ihS * ${g.W}u + iwS] = ${value}; } }`,
   };

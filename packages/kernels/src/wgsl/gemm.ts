@@ -1,20 +1,66 @@
 /**
- * The register-blocked GEMM skeleton shared by matmul and every convolution pass:
+ * The GEMM skeleton shared by matmul and every convolution pass:
  *   C[batch, row, col] = epilogue( Σ_k A(row, k) · B(k, col) )
- * Each invocation owns `rowsPerThread` rows × `colsPerThread` columns (vec4 accumulators). The
- * column block comes from the workgroup id, so every B load is uniform across the workgroup —
- * on lavapipe that is a scalar load broadcast to all SIMD lanes, while A loads differ per lane.
- * Problems (matmul, conv forward / backward-data / backward-filter) supply how to load A and B
- * (plain strides or an implicit im2col gather), the K loop nest, and where C goes.
+ * Problems (matmul, conv forward / backward-data / backward-filter) say how to read A and B (plain
+ * strides or an implicit im2col gather) and where C goes. A tiling picks the main loop:
+ *  - 'registers' (this file): each invocation owns `rowsPerThread` rows × `colsPerThread` columns
+ *    (vec4 accumulators) and loads its own A values; the column block comes from the workgroup
+ *    id, so every B load is uniform across the workgroup. On lavapipe that is a scalar load
+ *    broadcast to all SIMD lanes, and no barriers: what wins on CPU adapters.
+ *  - 'workgroup-memory' (`gemm-workgroup-tiled.ts`): a workgroup stages K slices of A and B in
+ *    workgroup memory with coalesced loads, then accumulates from there: what wins on GPUs.
+ * Both share the bindings, the uniform block of loop bounds and the epilogue (bias, activation,
+ * store), assembled here around the variant's main loop.
  */
 import type { KernelProgram } from '../runtime/program';
 import { ACTIVATION_HELPERS, activationExpr, type Activation } from './activation';
+import { workgroupTiledMainLoop, workgroupTilingError } from './gemm-workgroup-tiled';
 
-export interface GemmTiling {
+/** Register blocking (see the file comment); `kind` may be left out. */
+export interface RegisterGemmTiling {
+  kind?: 'registers';
   rowsPerThread: number;
   /** Multiple of 4. */
   colsPerThread: number;
   workgroupSize: number;
+}
+
+/**
+ * Workgroup-memory tiling: workgroupSize / workgroupCols rows of threads × workgroupCols columns
+ * of threads, each owning rowsPerThread × colsPerThread outputs, compute one tile of C while
+ * kTile-deep slices of A and B pass through workgroup memory.
+ */
+export interface WorkgroupMemoryGemmTiling {
+  kind: 'workgroup-memory';
+  rowsPerThread: number;
+  /** Multiple of 4. */
+  colsPerThread: number;
+  /** Invocations per workgroup; at most 256 (WebGPU's default maxComputeInvocationsPerWorkgroup). */
+  workgroupSize: number;
+  /** Threads along the column axis of the tile; divides workgroupSize. */
+  workgroupCols: number;
+  /** K depth of the slice staged per pair of barriers. */
+  kTile: number;
+}
+
+export type GemmTiling = RegisterGemmTiling | WorkgroupMemoryGemmTiling;
+
+/** A short name for a tiling, unique per tiling: pipeline keys, test names, tuning reports. */
+export function tilingLabel(t: GemmTiling): string {
+  if (t.kind === 'workgroup-memory') {
+    return `workgroup-memory ${t.workgroupSize / t.workgroupCols}x${t.workgroupCols} threads of ${t.rowsPerThread}x${t.colsPerThread}, k${t.kTile}`;
+  }
+  return `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`;
+}
+
+/** Why `tiling` cannot be used (tuning files may hold anything), or undefined when it can. */
+export function gemmTilingError(tiling: GemmTiling): string | undefined {
+  const { rowsPerThread: TM, colsPerThread: TN, workgroupSize: WG } = tiling;
+  if (![TM, TN, WG].every((v) => Number.isInteger(v) && v > 0)) return 'every size must be a positive integer';
+  if (TN % 4 !== 0) return `colsPerThread ${TN} is not a multiple of 4`;
+  if (tiling.kind === 'workgroup-memory') return workgroupTilingError(tiling);
+  if (tiling.kind !== undefined && tiling.kind !== 'registers') return `unknown kind ${JSON.stringify(tiling.kind)}`;
+  return undefined;
 }
 
 export interface GemmEpilogue {
@@ -33,6 +79,8 @@ export interface GemmProblem {
   batch: number;
   /** Input bindings in order: [name, element type]; the output binding `out` follows them. */
   inputs: readonly (readonly [string, 'f32' | 'vec4f'])[];
+
+  // --- The register-blocked main loop's view: a loop nest over K with per-row state. ---
   /**
    * Statements run once per thread row i (0 ≤ i < rowsPerThread), after `row{i}` (the row, clamped
    * into range) and `bz` (the batch index) are defined; they define what `a(i)` needs.
@@ -54,14 +102,63 @@ export interface GemmProblem {
    * serves the last, partial column block too, which halves what LLVM has to compile.
    */
   b(col: string): string;
-  /** Statement storing f32 `value` at C(row `row`, column `col`) of batch `bz`. */
-  store(row: string, col: string, value: string): string;
   /**
    * Trip counts of the K loops, read in WGSL as `bounds.<name>`. They travel as uniforms rather
    * than literals on purpose: LLVM (lavapipe) fully unrolls nested loops with constant bounds,
    * which made a 3×3×3 convolution take 20 s to compile, for no speed gain.
    */
   loopBounds: Readonly<Record<string, number>>;
+
+  // --- The flat view, for main loops that stage tiles of A and B (any row, any k). ---
+  /** Total K: the flat k index runs over [0, flatK). */
+  flatK: number;
+  /**
+   * f32 expression of A(row, k) for u32 expressions row < rows and k < flatK (`bz` is in scope).
+   * Taps outside an image give 0. A and B must enumerate k in the same order.
+   */
+  aAt(row: string, k: string): string;
+  /** f32 expression of B(k, col) for k < flatK and col < cols. */
+  bAt(k: string, col: string): string;
+  /**
+   * vec4f of B(k, col .. col+3) for col a multiple of 4, clamping columns past the last into range;
+   * when absent, four `bAt` loads are used.
+   */
+  bQuadAt?(k: string, col: string): string;
+  /** Module-scope WGSL functions `aAt` / `bAt` expressions call (bindings are in scope, `bz` is not). */
+  accessorFunctions?: string;
+  /**
+   * The index along which A (B) is contiguous in memory: tile loads give consecutive lanes
+   * consecutive values of it, so their global loads coalesce.
+   */
+  aContiguousAlong: 'row' | 'k';
+  bContiguousAlong: 'k' | 'col';
+
+  /** Statement storing f32 `value` at C(row `row`, column `col`) of batch `bz`. */
+  store(row: string, col: string, value: string): string;
+}
+
+/**
+ * What a main-loop variant contributes to a GEMM kernel; bindings, uniforms and the epilogue are
+ * assembled around it by `gemmProgram`.
+ */
+export interface GemmMainLoop {
+  workgroupSize: number;
+  workgroups: readonly [number, number, number];
+  /** Uniform trip counts, read in WGSL as `bounds.<name>`. */
+  loopBounds: Readonly<Record<string, number>>;
+  /** Module-scope declarations: workgroup arrays, helper functions. */
+  declarations: string;
+  /**
+   * Statements of `main` (with `wid`, `lane` and `bz` in scope) that leave vec4f accumulators
+   * `acc{i}_{j}` (i < rowsPerThread, j < colsPerThread / 4) holding C before the epilogue.
+   */
+  body: string;
+  rowsPerThread: number;
+  colsPerThread: number;
+  /** u32 expression: the C row of accumulator row i; rows ≥ problem.rows are not stored. */
+  row(i: number): string;
+  /** u32 expression: the first of the four C columns of accumulator column j. */
+  col(j: number): string;
 }
 
 /** vec4f of four scalar loads at `index(col + t)`, clamping columns past the last into range. */
@@ -70,44 +167,70 @@ export function fourColumns(col: string, cols: number, index: (c: string) => str
   return `vec4f(${at(0)}, ${at(1)}, ${at(2)}, ${at(3)})`;
 }
 
-export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: GemmEpilogue = {}) {
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTiling): GemmMainLoop {
   const { rowsPerThread: TM, colsPerThread: TN, workgroupSize: WG } = tiling;
-  if (TN % 4 !== 0) throw new Error(`gemm tiling: colsPerThread ${TN} is not a multiple of 4`);
   const vecs = TN / 4;
   const rowsPerGroup = WG * TM;
-  const workgroups = [Math.ceil(problem.rows / rowsPerGroup), Math.ceil(problem.cols / TN), problem.batch] as const;
-  const activation = epilogue.activation ?? 'none';
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
   const fmas = range(TM).flatMap((i) => range(vecs).map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`)).join('\n      ');
-  const loadB = range(vecs).map((j) => `let b${j} = ${problem.b(`(col0 + ${4 * j}u)`)};`).join('\n      ');
-  const simpleLoop = (open: string, close: string) => `
-    ${open}
+  const body = `
+  let col0 = wid.y * ${TN}u;
+  ${range(TM).map((i) => `let rowRaw${i} = wid.x * ${rowsPerGroup}u + ${i * WG}u + lane;
+  let row${i} = min(rowRaw${i}, ${problem.rows - 1}u);
+  ${problem.rowSetup(i)}`).join('\n  ')}
+  ${range(TM).flatMap((i) => range(vecs).map((j) => `var acc${i}_${j} = vec4f(0.0);`)).join('\n  ')}
+    ${problem.kLoopOpen(TM)}
       ${problem.rowInner ? range(TM).map((i) => problem.rowInner!(i)).join('\n      ') : ''}
       ${range(TM).map((i) => `let a${i} = vec4f(${problem.a(i)});`).join('\n      ')}
-      ${loadB}
+      ${range(vecs).map((j) => `let b${j} = ${problem.b(`(col0 + ${4 * j}u)`)};`).join('\n      ')}
       ${fmas}
-    ${close}`;
-  const loop = simpleLoop(problem.kLoopOpen(TM), problem.kLoopClose);
+    ${problem.kLoopClose}`;
+  return {
+    workgroupSize: WG,
+    workgroups: [Math.ceil(problem.rows / rowsPerGroup), Math.ceil(problem.cols / TN), problem.batch],
+    loopBounds: problem.loopBounds,
+    declarations: '',
+    body,
+    rowsPerThread: TM,
+    colsPerThread: TN,
+    row: (i) => `rowRaw${i}`,
+    col: (j) => `(col0 + ${4 * j}u)`,
+  };
+}
 
-  const stores = range(TM).flatMap((i) =>
-    range(vecs).flatMap((j) =>
+/** Bias, activation and the bounds-checked store of every accumulator: the same for all variants. */
+function epilogueStores(problem: GemmProblem, loop: GemmMainLoop, epilogue: GemmEpilogue): string {
+  const activation = epilogue.activation ?? 'none';
+  return range(loop.rowsPerThread).map((i) => {
+    const stores = range(loop.colsPerThread / 4).flatMap((j) =>
       range(4).map((t) => {
-        const col = `col0 + ${4 * j + t}u`;
+        const col = `${loop.col(j)} + ${t}u`;
         const biased = epilogue.bias ? `acc${i}_${j}[${t}] + ${epilogue.bias}[${col}]` : `acc${i}_${j}[${t}]`;
-        return `if (${col} < ${problem.cols}u) { ${problem.store(`rowRaw${i}`, col, activationExpr(activation, `(${biased})`, epilogue.slope))} }`;
+        return `if (${col} < ${problem.cols}u) { ${problem.store(`rowOut${i}`, col, activationExpr(activation, `(${biased})`, epilogue.slope))} }`;
       }),
-    ).map((s) => `if (rowRaw${i} < ${problem.rows}u) { ${s} }`),
-  );
+    );
+    return `{ let rowOut${i} = ${loop.row(i)};
+  if (rowOut${i} < ${problem.rows}u) {
+    ${stores.join('\n    ')}
+  } }`;
+  }).join('\n  ');
+}
 
-  const boundNames = Object.keys(problem.loopBounds);
+export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: GemmEpilogue = {}) {
+  const error = gemmTilingError(tiling);
+  if (error) throw new Error(`gemm tiling ${JSON.stringify(tiling)}: ${error}`);
+  const loop = tiling.kind === 'workgroup-memory' ? workgroupTiledMainLoop(problem, tiling) : registerBlockedMainLoop(problem, tiling);
+  const activation = epilogue.activation ?? 'none';
+
+  const boundNames = Object.keys(loop.loopBounds);
   const boundSlots = Math.max(4, Math.ceil(boundNames.length / 4) * 4);
   const uniforms = new Uint32Array(boundSlots);
-  boundNames.forEach((name, k) => (uniforms[k] = problem.loopBounds[name]));
+  boundNames.forEach((name, k) => (uniforms[k] = loop.loopBounds[name]));
   const boundFields = Array.from({ length: boundSlots }, (_, k) => `${boundNames[k] ?? `_pad${k}`}: u32`).join(', ');
   const program: KernelProgram = {
     name: problem.name,
-    key: `${problem.name}|${problem.key}|${TM}x${TN}x${WG}|${activation}|${epilogue.slope ?? ''}|${epilogue.bias ?? ''}`,
+    key: `${problem.name}|${problem.key}|${tilingLabel(tiling)}|${activation}|${epilogue.slope ?? ''}|${epilogue.bias ?? ''}`,
     bindings: [...problem.inputs.map(() => 'read' as const), 'read_write'],
     uniformBytes: uniforms.byteLength,
     source: () => `
@@ -116,17 +239,13 @@ ${problem.inputs.map(([name, type], b) => `@group(0) @binding(${b}) var<storage,
 struct LoopBounds { ${boundFields} }
 @group(0) @binding(${problem.inputs.length + 1}) var<uniform> bounds: LoopBounds;
 ${activation === 'tanh' || activation === 'sigmoid' ? ACTIVATION_HELPERS : ''}
-@compute @workgroup_size(${WG})
+${loop.declarations}
+@compute @workgroup_size(${loop.workgroupSize})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
   let bz = wid.z;
-  let col0 = wid.y * ${TN}u;
-  ${range(TM).map((i) => `let rowRaw${i} = wid.x * ${rowsPerGroup}u + ${i * WG}u + lane;
-  let row${i} = min(rowRaw${i}, ${problem.rows - 1}u);
-  ${problem.rowSetup(i)}`).join('\n  ')}
-  ${range(TM).flatMap((i) => range(vecs).map((j) => `var acc${i}_${j} = vec4f(0.0);`)).join('\n  ')}
-  ${loop}
-  ${stores.join('\n  ')}
+  ${loop.body}
+  ${epilogueStores(problem, loop, epilogue)}
 }`,
   };
-  return { program, workgroups, uniforms };
+  return { program, workgroups: loop.workgroups, uniforms };
 }

@@ -2,7 +2,8 @@
  * Tile shapes for the GEMM skeleton, per adapter and per problem, chosen by measurement.
  *
  * What wins on lavapipe (a CPU: register blocks sized to the SIMD registers, B loads shared by the
- * whole workgroup) is not what wins on a GPU, and the best tile also depends on the problem's
+ * whole workgroup) is not what wins on a GPU (tiles staged in workgroup memory, coalesced loads:
+ * `gemm-workgroup-tiled.ts`), and the best tile also depends on the problem's
  * shape. `chooseGemmTiling` returns a tuned tiling when one is cached for this adapter and problem,
  * otherwise a heuristic one, and remembers the problem; `tuneGemms` later times every candidate on
  * each remembered problem (on scratch buffers of the same sizes) and caches the fastest, in memory
@@ -10,7 +11,7 @@
  */
 import type { GpuBuffer } from '../runtime/buffer-pool';
 import type { Runtime } from '../runtime/runtime';
-import { gemmProgram, type GemmEpilogue, type GemmProblem, type GemmTiling } from './gemm';
+import { gemmProgram, gemmTilingError, tilingLabel, type GemmEpilogue, type GemmProblem, type GemmTiling, type WorkgroupMemoryGemmTiling } from './gemm';
 
 /** Persists tuned tilings; keys include the adapter description. */
 export interface TuningStore {
@@ -31,15 +32,32 @@ const CPU_CANDIDATES: GemmTiling[] = [
   { rowsPerThread: 2, colsPerThread: 12, workgroupSize: 32 },
   { rowsPerThread: 1, colsPerThread: 8, workgroupSize: 64 },
 ];
+// On GPUs, tiles staged in workgroup memory: per-lane A loads of register blocking do not coalesce.
+// A 64×64 tile of 16×16 threads is the usual middle ground; 128 rows × 64 columns (8×4 outputs
+// per thread) for large problems — conv rows are pixels, usually more than the channels in
+// columns; a 32×32 tile of 8×8 threads keeps small layers (DCGAN's few channels) from leaving
+// most of a big tile idle. All fit WebGPU's default 16 KiB of workgroup memory (2.2–8.5 KiB). A
+// 128×128 tile (8×8 per thread) took 1.4–2 s to compile on lavapipe, where every candidate is
+// compiled by the tests: left out until a GPU measurement shows it is worth that.
+const WORKGROUP_TILE_64: WorkgroupMemoryGemmTiling = { kind: 'workgroup-memory', rowsPerThread: 4, colsPerThread: 4, workgroupSize: 256, workgroupCols: 16, kTile: 16 };
+const WORKGROUP_TILE_128x64: WorkgroupMemoryGemmTiling = { kind: 'workgroup-memory', rowsPerThread: 8, colsPerThread: 4, workgroupSize: 256, workgroupCols: 16, kTile: 8 };
+const WORKGROUP_TILE_32: WorkgroupMemoryGemmTiling = { kind: 'workgroup-memory', rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64, workgroupCols: 8, kTile: 8 };
 const GPU_CANDIDATES: GemmTiling[] = [
+  WORKGROUP_TILE_64,
+  WORKGROUP_TILE_128x64,
+  WORKGROUP_TILE_32,
   { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 },
   { rowsPerThread: 4, colsPerThread: 8, workgroupSize: 64 },
   { rowsPerThread: 2, colsPerThread: 4, workgroupSize: 128 },
   { rowsPerThread: 1, colsPerThread: 4, workgroupSize: 256 },
 ];
 
+const sameTiling = (a: GemmTiling, b: GemmTiling) => tilingLabel(a) === tilingLabel(b);
+
 /** Every tiling the tuner may pick, on any adapter (tests run each of them). */
-export const GEMM_TILING_CANDIDATES: readonly GemmTiling[] = [...CPU_CANDIDATES, ...GPU_CANDIDATES];
+export const GEMM_TILING_CANDIDATES: readonly GemmTiling[] = [...CPU_CANDIDATES, ...GPU_CANDIDATES].filter(
+  (tiling, i, all) => all.findIndex((other) => sameTiling(other, tiling)) === i,
+);
 
 interface Pending {
   problem: GemmProblem;
@@ -69,7 +87,8 @@ const tuningKey = (runtime: Runtime, problem: GemmProblem, epilogue: GemmEpilogu
 export function useTuningStore(runtime: Runtime, store: TuningStore): void {
   const state = stateOf(runtime);
   state.store = store;
-  for (const [key, tiling] of Object.entries(store.load())) state.tuned.set(key, tiling);
+  // An entry this version cannot run (a hand edit, an older format) is tuned again instead.
+  for (const [key, tiling] of Object.entries(store.load())) if (!gemmTilingError(tiling)) state.tuned.set(key, tiling);
 }
 
 /** Forces one tiling for every GEMM on this runtime (benchmarks, experiments); undefined clears it. */
@@ -79,7 +98,13 @@ export function setGemmTiling(runtime: Runtime, tiling: GemmTiling | undefined):
 
 /** The heuristic tiling used before (or without) tuning. */
 export function heuristicTiling(runtime: Runtime, rows: number, cols: number): GemmTiling {
-  if (!runtime.adapter.isFallbackAdapter) return { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 };
+  if (!runtime.adapter.isFallbackAdapter) {
+    // A tile much larger than C leaves most threads idle; a few columns (an RGB output, a critic's
+    // single logit) are better served by register blocks of 4 columns.
+    if (cols <= 8) return { rowsPerThread: 4, colsPerThread: 4, workgroupSize: 64 };
+    if (rows >= 2048 && cols >= 64) return WORKGROUP_TILE_128x64;
+    return rows >= 256 && cols >= 32 ? WORKGROUP_TILE_64 : WORKGROUP_TILE_32;
+  }
   // Narrow outputs (few columns) waste most of a wide column block; few rows, most of a tall one.
   // A workgroup covers workgroupSize · rowsPerThread rows: keep that no taller than the problem.
   const colsPerThread = cols <= 4 ? 4 : 8;
@@ -146,5 +171,3 @@ export async function tuneGemms(runtime: Runtime, repetitions = 3): Promise<Tuni
   return reports;
 }
 
-const sameTiling = (a: GemmTiling, b: GemmTiling) =>
-  a.rowsPerThread === b.rowsPerThread && a.colsPerThread === b.colsPerThread && a.workgroupSize === b.workgroupSize;
