@@ -366,3 +366,19 @@ describe('toString and format', () => {
     for (const t of [x, i, s, big]) t.dispose();
   });
 });
+
+describe('comparison aliases', () => {
+  it('eq / ne / lt / le / gt / ge give float 1/0 like compare()', async () => {
+    const { eq, ne, lt, le, gt, ge } = await import('@webgan/core');
+    await tidy(async () => {
+      const a = tensor([1, 2, 3]);
+      const b = tensor([2, 2, 2]);
+      expect(Array.from(await eq(a, b).data())).toEqual([0, 1, 0]);
+      expect(Array.from(await ne(a, b).data())).toEqual([1, 0, 1]);
+      expect(Array.from(await lt(a, b).data())).toEqual([1, 0, 0]);
+      expect(Array.from(await le(a, 2).data())).toEqual([1, 1, 0]);
+      expect(Array.from(await gt(a, 2).data())).toEqual([0, 0, 1]);
+      expect(Array.from(await ge(a, b).data())).toEqual([0, 1, 1]);
+    });
+  });
+});

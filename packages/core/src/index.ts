@@ -20,7 +20,7 @@ export { backward, grad, noGrad, isGradEnabled, type GradOptions } from './autog
 export { tidy, keep, memory, type MemoryInfo } from './memory';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './random';
 export * from './ops/creation';
-export { add, sub, mul, div, pow, neg, maximum, minimum, compare, sum, reshape, broadcastTo, sumTo, scalarTensor } from './ops/arithmetic';
+export { add, sub, mul, div, pow, neg, maximum, minimum, compare, eq, ne, lt, le, gt, ge, sum, reshape, broadcastTo, sumTo, scalarTensor } from './ops/arithmetic';
 export * from './ops/unary';
 export * from './ops/reduction';
 export * from './ops/shape';

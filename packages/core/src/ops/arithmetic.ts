@@ -200,3 +200,11 @@ export function reshapeForBroadcast(g: Tensor, shape: readonly number[], axes: r
   return reshape(g, shape.map((d, i) => (reduced.has(i) ? 1 : d)));
 }
 
+
+/** PyTorch-named comparisons (float32 1/0, not differentiable). */
+export const eq = (a: Tensor, b: Operand): Tensor => compare('eq', a, b);
+export const ne = (a: Tensor, b: Operand): Tensor => compare('ne', a, b);
+export const lt = (a: Tensor, b: Operand): Tensor => compare('lt', a, b);
+export const le = (a: Tensor, b: Operand): Tensor => compare('le', a, b);
+export const gt = (a: Tensor, b: Operand): Tensor => compare('gt', a, b);
+export const ge = (a: Tensor, b: Operand): Tensor => compare('ge', a, b);
