@@ -54,6 +54,9 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: T
     momentum: options.momentum,
     eps: options.eps,
   });
+  // The kernel wrote the running statistics in place: their host copies are stale.
+  runningMean.storage.markWritten();
+  runningVar.storage.markWritten();
   const meanT = fromDeviceArray(batchMean);
   const invstdT = fromDeviceArray(invstd);
   const out = record('batchNorm', [x, gamma, beta], y, (g, [sx, sg, sMean, sInv]) => {

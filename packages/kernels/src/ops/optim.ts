@@ -1,15 +1,20 @@
 /**
  * Fused optimizer updates: one launch updates every parameter of a model, held in flat buffers
- * (the optimizer packs parameters, gradients and moments side by side). Hyper-parameters and the
- * step count are uniforms, so the pipeline is compiled once per parameter count.
+ * (the optimizer packs parameters, gradients and moments side by side). Hyper-parameters, the
+ * step count and the element range are uniforms, so each pipeline compiles once per process.
  */
 import type { Runtime } from '../runtime/runtime';
 import type { KernelProgram } from '../runtime/program';
-import { packUniforms } from '../wgsl/elementwise-program';
-import { flatIndex, grid1d } from '../wgsl/grid';
+import { grid1d } from '../wgsl/grid';
 import { formatShape, sizeOf, type DeviceArray, guarded } from './array';
 
-const ADAM_WORKGROUP = 256;
+const OPTIM_WORKGROUP = 256;
+
+/** Elements [offset, offset + count) of the flat buffers; by default all of them. */
+export interface OptimRange {
+  offset: number;
+  count: number;
+}
 
 export interface AdamHyper {
   lr: number;
@@ -23,37 +28,110 @@ export interface AdamHyper {
   step: number;
 }
 
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** The first step initialises the momentum buffer with the gradient (PyTorch's rule). */
+  firstStep: boolean;
+}
+
+export interface RmspropHyper {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  /** Centered RMSprop: divides by an estimate of the gradient's variance instead of its second moment. */
+  centered: boolean;
+}
+
+function checkRange(op: string, n: number, arrays: [string, DeviceArray | undefined][], range?: OptimRange): OptimRange {
+  for (const [name, a] of arrays) {
+    if (a && sizeOf(a.shape) !== n) throw new Error(`${op}: ${name} ${formatShape(a.shape)} does not match params (${n} elements)`);
+  }
+  const r = range ?? { offset: 0, count: n };
+  if (!Number.isInteger(r.offset) || !Number.isInteger(r.count) || r.offset < 0 || r.count < 0 || r.offset + r.count > n) {
+    throw new Error(`${op}: range offset ${r.offset} count ${r.count} is outside the ${n} parameters`);
+  }
+  return r;
+}
+
 /**
- * PyTorch's Adam / AdamW update, in place on params, m and v:
+ * Uniform block: offset and count as u32 first, then the float hyper-parameters. Float64 values
+ * such as 1 − β are computed here, not on the GPU: 1 − f32(0.999) is 1.3e-5 (relative) away from
+ * PyTorch's 1 − 0.999.
+ */
+function uniformBlock(range: OptimRange, floats: readonly number[]): { bytes: number; data: ArrayBuffer } {
+  const words = Math.ceil((2 + floats.length) / 4) * 4;
+  const data = new ArrayBuffer(words * 4);
+  new Uint32Array(data, 0, 2).set([range.offset, range.count]);
+  new Float32Array(data, 8, floats.length).set(floats);
+  return { bytes: words * 4, data };
+}
+
+function optimProgram(name: string, bindings: KernelProgram['bindings'], fields: readonly string[], rowStride: number, bindingDecls: string, body: string): KernelProgram {
+  const words = Math.ceil((2 + fields.length) / 4) * 4;
+  const pads = Array.from({ length: words - 2 - fields.length }, (_, i) => `_pad${i}: f32`);
+  return {
+    name,
+    key: `${name}|${rowStride}`,
+    bindings,
+    uniformBytes: words * 4,
+    source: () => `
+struct Hyper { offset: u32, count: u32, ${[...fields.map((f) => `${f}: f32`), ...pads].join(', ')} }
+${bindingDecls}
+@group(0) @binding(${bindings.length}) var<uniform> h: Hyper;
+@compute @workgroup_size(${OPTIM_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let k = gid.x + gid.y * ${rowStride}u;
+  if (k >= h.count) { return; }
+  let i = h.offset + k;
+${body}
+}`,
+  };
+}
+
+function launch(runtime: Runtime, program: (rowStride: number) => KernelProgram, buffers: DeviceArray[], range: OptimRange, floats: number[]): void {
+  if (range.count === 0) return;
+  const grid = grid1d(range.count, OPTIM_WORKGROUP);
+  const { data } = uniformBlock(range, floats);
+  runtime.dispatch(program(grid.rowStride), buffers.map((b) => b.buffer), grid.workgroups, new Uint8Array(data));
+}
+
+const ADAM_FIELDS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'decoupled', 'bias1', 'bias2_sqrt', 'one_minus_beta1', 'one_minus_beta2'];
+
+/**
+ * PyTorch's Adam / AdamW update, in place on params, m and v (and maxV for AMSGrad):
  *   Adam:  g ← g + wd·p        AdamW: p ← p − lr·wd·p
- *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²
+ *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,  AMSGrad: v̂ ← max(v̂, v) used in place of v
  *   p ← p − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)
  */
-export const adamUpdate = guarded(function adamUpdate(runtime: Runtime, params: DeviceArray, grads: DeviceArray, m: DeviceArray, v: DeviceArray, h: AdamHyper): void {
+export const adamUpdate = guarded(function adamUpdate(
+  runtime: Runtime,
+  params: DeviceArray,
+  grads: DeviceArray,
+  m: DeviceArray,
+  v: DeviceArray,
+  h: AdamHyper,
+  options: { range?: OptimRange; maxV?: DeviceArray } = {},
+): void {
   const n = sizeOf(params.shape);
-  for (const [name, a] of [['grads', grads], ['m', m], ['v', v]] as const) {
-    if (sizeOf(a.shape) !== n) throw new Error(`adamUpdate: ${name} ${formatShape(a.shape)} does not match params ${formatShape(params.shape)}`);
-  }
+  const range = checkRange('adamUpdate', n, [['grads', grads], ['m', m], ['v', v], ['maxV', options.maxV]], options.range);
   if (!(h.step >= 1)) throw new Error(`adamUpdate: step must be >= 1, got ${h.step}`);
-  if (n === 0) return;
-  const grid = grid1d(n, ADAM_WORKGROUP);
-  const program: KernelProgram = {
-    name: 'adam-update',
-    key: `adam-update|${n}`,
-    bindings: ['read_write', 'read', 'read_write', 'read_write'],
-    uniformBytes: 48,
-    source: () => `
-struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, decoupled: f32, bias1: f32, bias2_sqrt: f32, one_minus_beta1: f32, one_minus_beta2: f32, _pad0: f32, _pad1: f32 }
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+  const amsgrad = options.maxV !== undefined;
+  const program = (rowStride: number): KernelProgram => optimProgram(
+    amsgrad ? 'adam-amsgrad-update' : 'adam-update',
+    amsgrad ? ['read_write', 'read', 'read_write', 'read_write', 'read_write'] : ['read_write', 'read', 'read_write', 'read_write'],
+    ADAM_FIELDS,
+    rowStride,
+    `@group(0) @binding(0) var<storage, read_write> p: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-@group(0) @binding(4) var<uniform> h: Hyper;
-@compute @workgroup_size(${ADAM_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  ${flatIndex(grid)}
-  if (i >= ${n}u) { return; }
-  var param = p[i];
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;${amsgrad ? '\n@group(0) @binding(4) var<storage, read_write> v_max: array<f32>;' : ''}`,
+    `  var param = p[i];
   var g = grad[i];
   if (h.decoupled != 0.0) { param = param - h.lr * h.weight_decay * param; }
   else { g = g + h.weight_decay * param; }
@@ -61,14 +139,98 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let v_new = h.beta2 * v[i] + h.one_minus_beta2 * g * g;
   m[i] = m_new;
   v[i] = v_new;
-  p[i] = param - h.lr * (m_new / h.bias1) / (sqrt(v_new) / h.bias2_sqrt + h.eps);
-}`,
-  };
-  const uniforms = packUniforms([
+  ${amsgrad ? 'let v_use = max(v_max[i], v_new);\n  v_max[i] = v_use;' : 'let v_use = v_new;'}
+  p[i] = param - h.lr * (m_new / h.bias1) / (sqrt(v_use) / h.bias2_sqrt + h.eps);`,
+  );
+  const buffers = [params, grads, m, v, ...(options.maxV ? [options.maxV] : [])];
+  launch(runtime, program, buffers, range, [
     h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0,
-    1 - h.beta1 ** h.step, Math.sqrt(1 - h.beta2 ** h.step),
-    // 1 − β in float64: 1 − f32(0.999) is 1.3e-5 (relative) away from PyTorch's 1 − 0.999.
-    1 - h.beta1, 1 - h.beta2,
+    1 - h.beta1 ** h.step, Math.sqrt(1 - h.beta2 ** h.step), 1 - h.beta1, 1 - h.beta2,
   ]);
-  runtime.dispatch(program, [params.buffer, grads.buffer, m.buffer, v.buffer], grid.workgroups, uniforms);
+});
+
+/**
+ * PyTorch's SGD, in place on params and the momentum buffer:
+ *   g ← g + wd·p;  with momentum μ: b ← g on the first step, else b ← μ·b + (1−dampening)·g;
+ *   then g ← g + μ·b (Nesterov) or g ← b;  p ← p − lr·g.
+ * Without momentum the buffer is not touched (pass params again as a placeholder).
+ */
+export const sgdUpdate = guarded(function sgdUpdate(runtime: Runtime, params: DeviceArray, grads: DeviceArray, momentumBuffer: DeviceArray, h: SgdHyper, options: { range?: OptimRange } = {}): void {
+  const n = sizeOf(params.shape);
+  const usesMomentum = h.momentum !== 0;
+  const range = checkRange('sgdUpdate', n, [['grads', grads], ['momentumBuffer', usesMomentum ? momentumBuffer : undefined]], options.range);
+  if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) throw new Error(`sgdUpdate: Nesterov momentum needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`);
+  const program = (rowStride: number): KernelProgram => optimProgram(
+    usesMomentum ? 'sgd-momentum-update' : 'sgd-update',
+    usesMomentum ? ['read_write', 'read', 'read_write'] : ['read_write', 'read'],
+    ['lr', 'momentum', 'one_minus_dampening', 'weight_decay', 'nesterov', 'first_step'],
+    rowStride,
+    `@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;${usesMomentum ? '\n@group(0) @binding(2) var<storage, read_write> buf: array<f32>;' : ''}`,
+    `  let param = p[i];
+  var g = grad[i] + h.weight_decay * param;
+  ${usesMomentum ? `var b = g;
+  if (h.first_step == 0.0) { b = h.momentum * buf[i] + h.one_minus_dampening * g; }
+  buf[i] = b;
+  if (h.nesterov != 0.0) { g = g + h.momentum * b; } else { g = b; }` : ''}
+  p[i] = param - h.lr * g;`,
+  );
+  launch(runtime, program, usesMomentum ? [params, grads, momentumBuffer] : [params, grads], range, [
+    h.lr, h.momentum, 1 - h.dampening, h.weightDecay, h.nesterov ? 1 : 0, h.firstStep ? 1 : 0,
+  ]);
+});
+
+/**
+ * PyTorch's RMSprop, in place:
+ *   g ← g + wd·p;  s ← α·s + (1−α)·g²;  centered: a ← α·a + (1−α)·g, d = √(s − a²) + ε, else d = √s + ε;
+ *   with momentum μ: b ← μ·b + g/d, p ← p − lr·b;  else p ← p − lr·g/d.
+ * gradAverage is used only when centered and momentumBuffer only with momentum (pass params as
+ * placeholders otherwise).
+ */
+export const rmspropUpdate = guarded(function rmspropUpdate(
+  runtime: Runtime,
+  params: DeviceArray,
+  grads: DeviceArray,
+  squareAverage: DeviceArray,
+  gradAverage: DeviceArray,
+  momentumBuffer: DeviceArray,
+  h: RmspropHyper,
+  options: { range?: OptimRange } = {},
+): void {
+  const n = sizeOf(params.shape);
+  const usesMomentum = h.momentum !== 0;
+  const range = checkRange('rmspropUpdate', n, [
+    ['grads', grads],
+    ['squareAverage', squareAverage],
+    ['gradAverage', h.centered ? gradAverage : undefined],
+    ['momentumBuffer', usesMomentum ? momentumBuffer : undefined],
+  ], options.range);
+  const variant = `${h.centered ? 'centered-' : ''}${usesMomentum ? 'momentum-' : ''}`;
+  const program = (rowStride: number): KernelProgram => optimProgram(
+    `rmsprop-${variant}update`,
+    ['read_write', 'read', 'read_write', 'read_write', 'read_write'],
+    ['lr', 'alpha', 'one_minus_alpha', 'eps', 'weight_decay', 'momentum'],
+    rowStride,
+    `@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> square_avg: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> buf: array<f32>;`,
+    `  let param = p[i];
+  let g = grad[i] + h.weight_decay * param;
+  let s = h.alpha * square_avg[i] + h.one_minus_alpha * g * g;
+  square_avg[i] = s;
+  ${h.centered ? `let a = h.alpha * grad_avg[i] + h.one_minus_alpha * g;
+  grad_avg[i] = a;
+  let d = sqrt(s - a * a) + h.eps;` : 'let d = sqrt(s) + h.eps;'}
+  ${usesMomentum ? `let b = h.momentum * buf[i] + g / d;
+  buf[i] = b;
+  p[i] = param - h.lr * b;` : 'p[i] = param - h.lr * g / d;'}`,
+  );
+  // Placeholders may alias params; WebGPU forbids binding one buffer twice writable, so distinct
+  // buffers are required for every binding of this kernel.
+  const bound = [params, grads, squareAverage, gradAverage, momentumBuffer];
+  const distinct = new Set(bound.map((b) => b.buffer));
+  if (distinct.size !== bound.length) throw new Error('rmspropUpdate: params, grads, squareAverage, gradAverage and momentumBuffer must be distinct buffers (allocate 1-element placeholders for unused ones)');
+  launch(runtime, program, bound, range, [h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum]);
 });

@@ -1,0 +1,36 @@
+/**
+ * Linear: y = x·Wᵀ + b, weight [out, in] and bias [out] as in PyTorch.
+ */
+import { linear, type Tensor } from '@webgan/core';
+import { defaultLayerInit_, type InitOptions } from '../init';
+import { Module } from '../module';
+import { checkPositive, empty, fmtShape } from '../tensor-util';
+
+export interface LinearOptions extends InitOptions {
+  bias?: boolean;
+}
+
+export class Linear extends Module {
+  readonly initKind = 'linear';
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super();
+    checkPositive('Linear', { inFeatures, outFeatures });
+    const weight = this.registerParameter('weight', empty([outFeatures, inFeatures]))!;
+    const bias = options.bias === false ? this.registerParameter('bias', null) : this.registerParameter('bias', empty([outFeatures]));
+    defaultLayerInit_(weight, bias, options);
+  }
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor | null {
+    return this.hasParameter('bias') ? this.tensor('bias') : null;
+  }
+  forward(x: Tensor): Tensor {
+    const last = x.shape[x.rank - 1];
+    if (last !== this.inFeatures) throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input ${fmtShape(x.shape)} has ${last} features in its last dimension, expected ${this.inFeatures}`);
+    return linear(x, this.weight, this.bias ?? undefined);
+  }
+  override describe(): string {
+    return `Linear(in=${this.inFeatures}, out=${this.outFeatures}, bias=${this.bias !== null})`;
+  }
+}
