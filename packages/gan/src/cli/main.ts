@@ -2,13 +2,16 @@
  * The `webgan` command line. `pnpm webgan <command> [flags]`.
  */
 import { doctor } from './doctor';
+import { UsageError } from './flags';
+import { trainClassifierCommand } from './train-classifier';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   doctor: { summary: 'show the WebGPU adapter, its limits and features, and run a self-test', run: () => doctor() },
+  'train-classifier': { summary: 'retrain the MNIST classifier the metrics use (writes its weights)', run: trainClassifierCommand },
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(17)} ${c.summary}`);
   return `usage: webgan <command> [flags]\n\ncommands:\n${lines.join('\n')}`;
 }
 
@@ -30,6 +33,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(`webgan: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+    process.exit(error instanceof UsageError ? 2 : 1);
   },
 );
