@@ -1,0 +1,84 @@
+/**
+ * MLP generator and discriminator (Goodfellow et al. 2014's setting): fully connected layers with
+ * leaky ReLU; the generator ends in tanh for images in [−1, 1] or is linear for 2D toy data.
+ */
+import { concat, tidy, type Tensor } from '@webgan/core';
+import { Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
+import { MinibatchStd } from './minibatch-std';
+
+export interface MlpGeneratorOptions {
+  latentDim: number;
+  hidden: number[];
+  outFeatures: number;
+  /** tanh for images in [−1, 1]; none for unbounded data (2D mixtures). */
+  output: 'tanh' | 'linear';
+  /** Conditional: the label's embedding (numClasses × embedDim) is concatenated to z. */
+  numClasses?: number;
+}
+
+export class MlpGenerator extends Module {
+  readonly net: Sequential;
+  readonly embed: Embedding | null;
+  constructor(readonly options: MlpGeneratorOptions) {
+    super();
+    const embedDim = options.numClasses ? Math.min(options.numClasses, 16) : 0;
+    this.embed = options.numClasses ? this.registerModule('label_embedding', new Embedding(options.numClasses, embedDim)) : null;
+    const layers: Module[] = [];
+    let width = options.latentDim + embedDim;
+    for (const h of options.hidden) {
+      layers.push(new Linear(width, h), new LeakyReLU(0.2));
+      width = h;
+    }
+    layers.push(new Linear(width, options.outFeatures));
+    if (options.output === 'tanh') layers.push(new Tanh());
+    this.net = this.registerModule('main', new Sequential(...layers));
+  }
+  forward(z: Tensor, labels?: Tensor): Tensor {
+    if (!this.embed) return this.net.forward(z);
+    if (!labels) throw new Error('MlpGenerator: this generator is conditional; pass labels');
+    return tidy(() => this.net.forward(concat([z, this.embed!.forward(labels)], 1)));
+  }
+}
+
+export interface MlpDiscriminatorOptions {
+  inFeatures: number;
+  hidden: number[];
+  /** Outputs: 1 adversarial logit, plus numClasses class logits for AC-GAN. */
+  outputs: number;
+  spectralNorm?: boolean;
+  minibatchStd?: boolean;
+  /** Conditional (projection-free cGAN): the label embedding is concatenated to the input. */
+  numClasses?: number;
+  /** LayerNorm after hidden layers (twice differentiable, so fine under a gradient penalty). */
+  norm?: 'none' | 'layer';
+}
+
+export class MlpDiscriminator extends Module {
+  readonly net: Sequential;
+  readonly embed: Embedding | null;
+  constructor(readonly options: MlpDiscriminatorOptions) {
+    super();
+    const embedDim = options.numClasses ? Math.min(options.numClasses, 16) : 0;
+    this.embed = options.numClasses ? this.registerModule('label_embedding', new Embedding(options.numClasses, embedDim)) : null;
+    const sn = <M extends Module>(m: M): M => (options.spectralNorm ? spectralNorm(m) : m);
+    const layers: Module[] = [];
+    let width = options.inFeatures + embedDim;
+    options.hidden.forEach((h, i) => {
+      if (options.minibatchStd && i === options.hidden.length - 1) {
+        layers.push(new MinibatchStd());
+        width += 1;
+      }
+      layers.push(sn(new Linear(width, h)));
+      if (options.norm === 'layer') layers.push(new LayerNorm(h));
+      layers.push(new LeakyReLU(0.2));
+      width = h;
+    });
+    layers.push(sn(new Linear(width, options.outputs)));
+    this.net = this.registerModule('main', new Sequential(...layers));
+  }
+  forward(x: Tensor, labels?: Tensor): Tensor {
+    if (!this.embed) return this.net.forward(x);
+    if (!labels) throw new Error('MlpDiscriminator: this discriminator is conditional; pass labels');
+    return tidy(() => this.net.forward(concat([x, this.embed!.forward(labels)], 1)));
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Training configuration: every hyper-parameter of a run, the presets, and validation that names
+ * the field at fault. A run folder's config.json is exactly this object.
+ */
+import { LOSS_NAMES, type LossName } from '../losses/adversarial';
+
+export interface TrainConfig {
+  preset: string;
+  /** 'ring8' | 'grid25' | 'mnist' (bundled) | a path to an IDX images file or a folder of PNGs. */
+  data: string;
+  model: 'mlp' | 'dcgan';
+  /** none, cGAN (label embedded into G and D) or AC-GAN (D also classifies). */
+  conditional: 'none' | 'cgan' | 'acgan';
+  loss: LossName;
+  /** Critic regulariser: none, WGAN weight clipping, WGAN-GP gradient penalty, or R1. */
+  penalty: 'none' | 'clip' | 'gp' | 'r1';
+  penaltyWeight: number;
+  clipValue: number;
+  /** Discriminator steps per generator step (WGAN's n_critic). */
+  nCritic: number;
+  /** Total generator steps of the run (a resumed run continues up to this). */
+  steps: number;
+  batchSize: number;
+  latentDim: number;
+  /** Two time-scale update rule: separate learning rates and betas (Heusel et al. 2017). */
+  lrG: number;
+  lrD: number;
+  betasG: [number, number];
+  betasD: [number, number];
+  /** Learning rates decay linearly to this fraction of their value by the last step (1 = constant). */
+  lrFinalFraction: number;
+  /** Decay of the generator's exponential moving average (0 = no EMA). */
+  emaDecay: number;
+  /** One-sided label smoothing: the real target for D (1 = none, 0.9 typical). */
+  realLabel: number;
+  spectralNorm: boolean;
+  minibatchStd: boolean;
+  /** MLP hidden widths. */
+  gHidden: number[];
+  dHidden: number[];
+  /** DCGAN base width and image size (28, 32, 64). */
+  width: number;
+  imageSize: number;
+  /** D normalisation for DCGAN: batch (paper), layer (needed with gp / r1), none. */
+  dNorm: 'batch' | 'layer' | 'none';
+  seed: number;
+  logEvery: number;
+  sampleEvery: number;
+  checkpointEvery: number;
+  /** Samples drawn for the final evaluation. */
+  evalSamples: number;
+}
+
+const BASE: TrainConfig = {
+  preset: 'custom',
+  data: 'mnist',
+  model: 'dcgan',
+  conditional: 'none',
+  loss: 'non-saturating',
+  penalty: 'none',
+  penaltyWeight: 10,
+  clipValue: 0.01,
+  nCritic: 1,
+  steps: 2000,
+  batchSize: 64,
+  latentDim: 64,
+  lrG: 2e-4,
+  lrD: 2e-4,
+  betasG: [0.5, 0.999],
+  betasD: [0.5, 0.999],
+  lrFinalFraction: 1,
+  emaDecay: 0,
+  realLabel: 1,
+  spectralNorm: false,
+  minibatchStd: false,
+  gHidden: [256, 512],
+  dHidden: [512, 256],
+  width: 64,
+  imageSize: 28,
+  dNorm: 'batch',
+  seed: 0,
+  logEvery: 50,
+  sampleEvery: 500,
+  checkpointEvery: 500,
+  evalSamples: 2000,
+};
+
+const TOY: Partial<TrainConfig> = {
+  model: 'mlp',
+  latentDim: 16,
+  gHidden: [128, 128, 128],
+  dHidden: [128, 128, 128],
+  batchSize: 256,
+  lrG: 1e-3,
+  lrD: 1e-3,
+  lrFinalFraction: 0.02,
+  emaDecay: 0.999,
+  minibatchStd: true,
+  evalSamples: 2500,
+  logEvery: 100,
+  sampleEvery: 1000,
+  checkpointEvery: 1000,
+};
+
+export const PRESETS: Record<string, Partial<TrainConfig>> = {
+  ring8: { ...TOY, data: 'ring8', steps: 3000 },
+  grid25: { ...TOY, data: 'grid25', steps: 4000 },
+  'mnist-mlp': { data: 'mnist', model: 'mlp', steps: 3000, batchSize: 64, latentDim: 64, emaDecay: 0.999 },
+  'mnist-dcgan': { data: 'mnist', model: 'dcgan', steps: 1500, emaDecay: 0.999, width: 32 },
+  'mnist-wgan-gp': {
+    data: 'mnist', model: 'dcgan', loss: 'wasserstein', penalty: 'gp', penaltyWeight: 10, nCritic: 5, dNorm: 'layer', steps: 1000, lrG: 1e-4, lrD: 1e-4, betasG: [0.5, 0.9], betasD: [0.5, 0.9], width: 32,
+  },
+  'mnist-cgan': { data: 'mnist', model: 'dcgan', conditional: 'cgan', steps: 1500, emaDecay: 0.999, width: 32 },
+};
+
+export function presetConfig(name: string): TrainConfig {
+  const p = PRESETS[name];
+  if (!p) throw new Error(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  return { ...BASE, ...p, preset: name };
+}
+
+export const CONFIG_KEYS = Object.keys(BASE) as (keyof TrainConfig)[];
+
+/** Throws naming the first invalid field. */
+export function validateConfig(c: TrainConfig): void {
+  const fail = (field: string, why: string, value: unknown) => {
+    throw new Error(`config: ${field} ${why}, got ${JSON.stringify(value)}`);
+  };
+  const posInt = (k: keyof TrainConfig) => {
+    if (!Number.isInteger(c[k]) || (c[k] as number) <= 0) fail(k, 'must be a positive integer', c[k]);
+  };
+  const posNum = (k: keyof TrainConfig) => {
+    if (typeof c[k] !== 'number' || !((c[k] as number) > 0) || !Number.isFinite(c[k] as number)) fail(k, 'must be a positive number', c[k]);
+  };
+  for (const k of Object.keys(c)) if (!CONFIG_KEYS.includes(k as keyof TrainConfig)) fail(k, 'is not a known setting', (c as unknown as Record<string, unknown>)[k]);
+  (['nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples'] as const).forEach(posInt);
+  (['lrG', 'lrD', 'penaltyWeight', 'clipValue'] as const).forEach(posNum);
+  if (!Number.isSafeInteger(c.seed) || c.seed < 0) fail('seed', 'must be a non-negative integer', c.seed);
+  if (!['mlp', 'dcgan'].includes(c.model)) fail('model', "must be 'mlp' or 'dcgan'", c.model);
+  if (!['none', 'cgan', 'acgan'].includes(c.conditional)) fail('conditional', "must be 'none', 'cgan' or 'acgan'", c.conditional);
+  if (!LOSS_NAMES.includes(c.loss)) fail('loss', `must be one of ${LOSS_NAMES.join(', ')}`, c.loss);
+  if (!['none', 'clip', 'gp', 'r1'].includes(c.penalty)) fail('penalty', "must be 'none', 'clip', 'gp' or 'r1'", c.penalty);
+  if (!['batch', 'layer', 'none'].includes(c.dNorm)) fail('dNorm', "must be 'batch', 'layer' or 'none'", c.dNorm);
+  if ((c.penalty === 'gp' || c.penalty === 'r1') && c.dNorm === 'batch' && c.model === 'dcgan') {
+    fail('dNorm', `must be 'layer' or 'none' with penalty ${c.penalty} (a gradient penalty differentiates D twice; BatchNorm has no second derivative here)`, c.dNorm);
+  }
+  if (![28, 32, 64].includes(c.imageSize)) fail('imageSize', 'must be 28, 32 or 64', c.imageSize);
+  for (const k of ['betasG', 'betasD'] as const) {
+    const b = c[k];
+    if (!Array.isArray(b) || b.length !== 2 || b.some((v) => typeof v !== 'number' || !(v >= 0 && v < 1))) fail(k, 'must be two numbers in [0, 1)', b);
+  }
+  if (!(c.lrFinalFraction > 0 && c.lrFinalFraction <= 1)) fail('lrFinalFraction', 'must be in (0, 1]', c.lrFinalFraction);
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) fail('emaDecay', 'must be in [0, 1)', c.emaDecay);
+  if (!(c.realLabel > 0 && c.realLabel <= 1)) fail('realLabel', 'must be in (0, 1]', c.realLabel);
+  for (const k of ['gHidden', 'dHidden'] as const) {
+    if (!Array.isArray(c[k]) || c[k].length === 0 || c[k].some((v) => !Number.isInteger(v) || v <= 0)) fail(k, 'must be a non-empty list of positive integers', c[k]);
+  }
+  if (c.minibatchStd && c.batchSize < 2) fail('batchSize', 'must be at least 2 with minibatchStd', c.batchSize);
+}
