@@ -47,7 +47,9 @@ export abstract class Module {
       value.requiresGrad = true;
       keep(value);
     }
-    this.params.get(name)?.dispose();
+    // Re-registering the tensor already held under `name` must not dispose it (it stays in use).
+    const old = this.params.get(name);
+    if (old && old !== value) old.dispose();
     this.params.set(name, value);
     return value;
   }
@@ -219,7 +221,10 @@ export abstract class Module {
       if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
         throw new Error(`loadStateDict(${this.constructor.name}): '${key}' has shape ${shapeText(shape)} in the state dict but ${shapeText(t.shape)} in the module`);
       }
-      writes.push(() => assignValue(t, value, key));
+      // The dtype is checked here too, not inside the write: a bad dtype on a later key must not
+      // leave the earlier keys already written.
+      checkDType(t, value, key);
+      writes.push(() => assignValue(t, value));
     }
     for (const write of writes) write();
     return { missingKeys, unexpectedKeys };
@@ -227,12 +232,13 @@ export abstract class Module {
 
   /** Disposes every parameter and buffer of the tree. */
   dispose(): void {
-    for (const m of this.modules()) {
-      for (const p of m.params.values()) p?.dispose();
-      for (const b of m.buffers.values()) b.dispose();
-      m.params.clear();
-      m.buffers.clear();
-    }
+    for (const p of this.params.values()) p?.dispose();
+    for (const b of this.buffers.values()) b.dispose();
+    this.params.clear();
+    this.buffers.clear();
+    // Through each child's own dispose(), so that overrides run for children too (BatchNorm
+    // without affine frees its fixed γ = 1, β = 0 there; walking modules() skipped that and leaked).
+    for (const child of this.children.values()) child.dispose();
   }
 
   /** One line per module with its parameter shapes, like PyTorch's repr. */
@@ -264,15 +270,17 @@ function counterWrite(module: Module, name: string, key: string, value: StateVal
   return () => (module as unknown as { setCounter(n: string, v: number): void }).setCounter(name, n);
 }
 
-/** Writes a state value into a live tensor in place. */
-function assignValue(target: Tensor, value: StateValue, key: string): void {
+/** Throws unless `value` can be written into `target` (same dtype; no int64 into a tensor). */
+function checkDType(target: Tensor, value: StateValue, key: string): void {
+  const ok = isTensorValue(value) ? value.dtype === target.dtype : value.dtype !== 'int64' && (value.dtype === 'int32') === (target.dtype === 'int32');
+  if (!ok) throw new Error(`loadStateDict: '${key}' is ${value.dtype} in the state dict but ${target.dtype} in the module`);
+}
+
+/** Writes a state value (already checked by checkDType) into a live tensor in place. */
+function assignValue(target: Tensor, value: StateValue): void {
   if (isTensorValue(value)) {
-    if (value.dtype !== target.dtype) throw new Error(`loadStateDict: '${key}' is ${value.dtype} in the state dict but ${target.dtype} in the module`);
     if (value !== target) target.copy_(value);
     return;
-  }
-  if (value.dtype === 'int64' || (value.dtype === 'int32') !== (target.dtype === 'int32')) {
-    throw new Error(`loadStateDict: '${key}' is ${value.dtype} in the state dict but ${target.dtype} in the module`);
   }
   const source = tensor(value.data as Float32Array | Int32Array, value.shape, { dtype: target.dtype });
   target.copy_(source);

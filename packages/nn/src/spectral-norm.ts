@@ -6,7 +6,7 @@
  * u and v by power iteration (no gradient flows through them, as in the paper); eval mode reuses
  * the stored vectors, so evaluation is deterministic.
  */
-import { clamp, div, matmul, mul, noGrad, permute, randn, reshape, sqrt, square, sum, type Generator, type Tensor } from '@webgan/core';
+import { clamp, div, matmul, mul, noGrad, permute, randn, reshape, sqrt, square, sum, zeros, type Generator, type Tensor } from '@webgan/core';
 import type { Module } from './module';
 import { ConvTranspose2d } from './layers/conv';
 
@@ -30,6 +30,11 @@ function normalize(v: Tensor, eps: number): Tensor {
   return out;
 }
 
+/** A new tensor with t's values (its own storage). */
+function copyOf(t: Tensor): Tensor {
+  return zeros(t.shape).copy_(t);
+}
+
 /** W viewed as a matrix [shape[dim], rest]. */
 function asMatrix(weight: Tensor, dim: number): Tensor {
   if (dim === 0) return reshape(weight, [weight.shape[0], weight.size / weight.shape[0]]);
@@ -45,12 +50,16 @@ export function spectralNorm<M extends Module>(module: M, options: SpectralNormO
   const name = options.name ?? 'weight';
   const iterations = options.powerIterations ?? 1;
   const eps = options.eps ?? 1e-12;
-  if (!module.hasParameter(name)) throw new Error(`spectralNorm: ${module.constructor.name} has no parameter '${name}'`);
+  // The `_orig` check comes first: after a first spectralNorm, `name` is no longer a parameter,
+  // so checking it first would report "no parameter" instead of the real reason.
   if (module.hasParameter(`${name}_orig`)) throw new Error(`spectralNorm: ${module.constructor.name}.${name} is already spectrally normalised`);
+  if (!module.hasParameter(name)) throw new Error(`spectralNorm: ${module.constructor.name} has no parameter '${name}'`);
   if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`spectralNorm: powerIterations must be a non-negative integer, got ${iterations}`);
-  const weight = module.unregisterParameter(name)!;
   const dim = options.dim ?? (module instanceof ConvTranspose2d ? 1 : 0);
-  if (!(dim >= 0 && dim < weight.rank)) throw new Error(`spectralNorm: dim ${dim} is out of range for weight [${weight.shape.join(',')}]`);
+  const rank = module.tensor(name).rank;
+  // Validated before the weight is unregistered, so that a refused call leaves the module intact.
+  if (!(Number.isInteger(dim) && dim >= 0 && dim < rank)) throw new Error(`spectralNorm: dim ${dim} is out of range for weight [${module.tensor(name).shape.join(',')}]`);
+  const weight = module.unregisterParameter(name)!;
   const rows = weight.shape[dim];
   const cols = weight.size / rows;
   module.registerParameter(`${name}_orig`, weight);
@@ -85,13 +94,19 @@ export function spectralNorm<M extends Module>(module: M, options: SpectralNormO
     if (module.training && iterations > 0) powerIterate();
     const orig = module.tensor(`${name}_orig`);
     const w = asMatrix(orig, dim);
-    const vCol = reshape(module.tensor(`${name}_v`), [cols, 1]);
+    // σ's backward keeps u and v (saved by matmul and mul); snapshot them, because the buffers
+    // are overwritten in place by the next training forward, which can run before this
+    // forward's backward (D(real) and D(fake), then one backward): without the copy, this
+    // forward's gradient would use the later u, v. PyTorch clones u and v for the same reason.
+    const u = copyOf(module.tensor(`${name}_u`));
+    const v = copyOf(module.tensor(`${name}_v`));
+    const vCol = reshape(v, [cols, 1]);
     const wv = matmul(w, vCol);
-    const uCol = reshape(module.tensor(`${name}_u`), [rows, 1]);
+    const uCol = reshape(u, [rows, 1]);
     const prod = mul(uCol, wv);
     const sigma = sum(prod);
     const out = div(orig, sigma);
-    for (const t of [w, vCol, wv, uCol, prod, sigma]) t.dispose();
+    for (const t of [w, u, v, vCol, wv, uCol, prod, sigma]) t.dispose();
     return out;
   };
 

@@ -72,6 +72,8 @@ export class Runtime {
   private batch?: Batch;
   private nextBatchId = 0;
   private readonly errors: GpuKernelError[] = [];
+  /** Completion of each submitted batch not yet known to be finished (see settle). */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly pendingSubmitChecks = new Set<Promise<void>>();
   private lostInfo?: GPUDeviceLostInfo;
   /** Rejecters of awaits in flight (readbacks, syncs), called when the device is lost. */
@@ -288,10 +290,32 @@ export class Runtime {
       })
       .finally(() => this.pendingSubmitChecks.delete(check));
     this.pendingSubmitChecks.add(check);
+    const done: Promise<void> = this.device.queue.onSubmittedWorkDone().then(
+      () => void this.inFlight.delete(done),
+      () => void this.inFlight.delete(done),
+    );
+    this.inFlight.add(done);
     this.counters.submits++;
     // Commands submitted from now on run after this batch, so its buffers can be reused.
     for (const buffer of batch.deferredReleases) this.pool.release(buffer);
     if (batch.uniformArena) this.pool.release(batch.uniformArena);
+  }
+
+  /**
+   * Submits what is queued, then waits until at most `maxInFlight` submitted batches are still
+   * running. A training loop that never reads a value back calls this once per step: Dawn
+   * reclaims per-dispatch resources (bind groups and their descriptor pools) only for finished
+   * work and only while it is given a chance to process events, so a loop that just keeps
+   * submitting grows without bound (lavapipe crashed in descriptor-pool allocation after ~45,000
+   * unsynchronised dispatches). Leaving one batch in flight keeps the CPU encoding the next step
+   * while the previous one runs.
+   */
+  async settle(maxInFlight = 1): Promise<void> {
+    this.assertUsable('while waiting for queued kernels');
+    this.flush();
+    while (this.inFlight.size > maxInFlight) {
+      await this.untilDoneOrLost(this.inFlight.values().next().value!, 'while waiting for queued kernels');
+    }
   }
 
   /** Submits everything queued and waits for the GPU to finish it; throws any error it raised. */

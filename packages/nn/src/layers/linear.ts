@@ -1,7 +1,7 @@
 /**
- * Linear: y = x·Wᵀ + b, weight [out, in] and bias [out] as in PyTorch.
+ * Linear: y = x·Wᵀ + b, weight [out, in] and bias [out] as in PyTorch; x is [*, in].
  */
-import { linear, type Tensor } from '@webgan/core';
+import { linear, reshape, type Tensor } from '@webgan/core';
 import { defaultLayerInit_, type InitOptions } from '../init';
 import { Module } from '../module';
 import { checkPositive, empty, fmtShape } from '../tensor-util';
@@ -28,7 +28,15 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     const last = x.shape[x.rank - 1];
     if (last !== this.inFeatures) throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input ${fmtShape(x.shape)} has ${last} features in its last dimension, expected ${this.inFeatures}`);
-    return linear(x, this.weight, this.bias ?? undefined);
+    if (x.rank === 2) return linear(x, this.weight, this.bias ?? undefined);
+    // PyTorch's Linear takes [*, in] (any leading dims, or none); the core op takes [batch, in]
+    // only, so fold the leading dims into the batch and unfold them after.
+    const flat = reshape(x, [x.size / this.inFeatures, this.inFeatures]);
+    const y = linear(flat, this.weight, this.bias ?? undefined);
+    flat.dispose();
+    const out = reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+    y.dispose();
+    return out;
   }
   override describe(): string {
     return `Linear(in=${this.inFeatures}, out=${this.outFeatures}, bias=${this.bias !== null})`;

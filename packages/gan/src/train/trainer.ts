@@ -1,0 +1,186 @@
+/**
+ * The adversarial training loop. One generator step = nCritic discriminator steps, then one
+ * generator step:
+ *   D: fake = G(z) without a graph; loss_D = adversarial(D(x), D(fake)) [+ penalty] [+ AC-GAN
+ *      class loss on real and fake]; Adam step on D; [weight clipping].
+ *   G: loss_G = adversarial(D(G(z))) [+ AC-GAN class loss]; D's parameters stop requiring
+ *      gradients meanwhile, so the backward pass computes no weight gradients for D.
+ * Everything that decides a step — weights, optimizer moments, the GPU generator's (seed, offset),
+ * the step number — is in the checkpoint; data batches and labels are functions of the step, so
+ * a resumed run repeats the uninterrupted one exactly.
+ */
+import { Generator, crossEntropy, add, manualSeed, noGrad, randn, slice, tensor, tidy, type Tensor } from '@webgan/core';
+import { Adam, type Module } from '@webgan/nn';
+import { discriminatorLoss, generatorLoss } from '../losses/adversarial';
+import { clipWeights, gradientPenalty, r1Penalty } from '../losses/penalties';
+import { mulberry32 } from '../data/shuffle';
+import type { TrainConfig } from './config';
+import { BatchSampler, type DataSource } from './data-source';
+import { updateEma } from './ema';
+import { buildModels, type GanModels } from './models';
+
+export interface StepLosses {
+  d: Tensor;
+  g: Tensor;
+  penalty: Tensor | null;
+}
+
+export class GanTrainer {
+  readonly models: GanModels;
+  /** EMA copy of the generator (null when emaDecay is 0). */
+  readonly ema: Module | null;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly sampler: BatchSampler;
+  /** GPU random numbers for latents and penalties; its state is checkpointed. */
+  readonly generator: Generator;
+  /** Generator steps completed. */
+  step = 0;
+
+  constructor(readonly config: TrainConfig, readonly data: DataSource) {
+    this.generator = new Generator(config.seed);
+    // Layers draw their initial weights from the default generator: seed it from the run's seed.
+    manualSeed(config.seed + 1);
+    this.models = buildModels(config, data);
+    this.ema = config.emaDecay > 0 ? buildModels(config, data).generator : null;
+    if (this.ema) this.ema.loadStateDict(this.models.generator.stateDict());
+    this.optG = new Adam(this.models.generator.parameters(), { lr: config.lrG, betas: config.betasG });
+    this.optD = new Adam(this.models.discriminator.parameters(), { lr: config.lrD, betas: config.betasD });
+    this.sampler = new BatchSampler(data, config.batchSize, config.seed);
+  }
+
+  /** The generator used for samples and metrics: the EMA copy when enabled. */
+  get sampleGenerator(): Module {
+    return this.ema ?? this.models.generator;
+  }
+
+  /** Class labels for the generator at (step, critic iteration): uniform, a function of the step. */
+  private fakeLabels(step: number, k: number): Tensor | null {
+    if (!this.models.conditional) return null;
+    const rng = mulberry32((this.config.seed * 1_000_003 + step * 31 + k) >>> 0);
+    return tensor(Int32Array.from({ length: this.config.batchSize }, () => Math.floor(rng() * this.models.numClasses)), [this.config.batchSize]);
+  }
+
+  private latent(): Tensor {
+    return randn([this.config.batchSize, this.config.latentDim], { generator: this.generator });
+  }
+
+  /** Learning rate factor at a step: linear decay to lrFinalFraction over the run. */
+  private lrFactor(step: number): number {
+    const t = Math.min(1, step / Math.max(1, this.config.steps - 1));
+    return 1 - (1 - this.config.lrFinalFraction) * t;
+  }
+
+  private critic(x: Tensor, labels: Tensor | null): Tensor {
+    const D = this.models.discriminator;
+    return labels && this.config.conditional === 'cgan' ? D.forward(x, labels) : D.forward(x);
+  }
+
+  /** Splits AC-GAN outputs into the adversarial logit [N,1] and class logits [N,K]. */
+  private split(out: Tensor): { adv: Tensor; cls: Tensor | null } {
+    if (this.config.conditional !== 'acgan') return { adv: out, cls: null };
+    const n = out.shape[0];
+    return { adv: slice(out, [0, 0], [n, 1]), cls: slice(out, [0, 1], [n, this.models.numClasses]) };
+  }
+
+  /** One generator step (with its nCritic discriminator steps). Returns the last losses (caller disposes). */
+  trainStep(): StepLosses {
+    const c = this.config;
+    const { generator: G, discriminator: D } = this.models;
+    const factor = this.lrFactor(this.step);
+    this.optG.paramGroups[0].lr = c.lrG * factor;
+    this.optD.paramGroups[0].lr = c.lrD * factor;
+    G.train();
+    D.train();
+    let lossD: Tensor | null = null;
+    let penalty = null as Tensor | null;
+    for (let k = 0; k < c.nCritic; k++) {
+      lossD?.dispose();
+      penalty?.dispose();
+      penalty = null;
+      const batch = this.sampler.batch(this.step * c.nCritic + k);
+      const fakeLabels = this.fakeLabels(this.step, k);
+      const result = tidy(() => {
+        const fake = noGrad(() => this.generate(G, this.latent(), fakeLabels));
+        const real = this.split(this.critic(batch.x, batch.labels));
+        const fakeOut = this.split(this.critic(fake, fakeLabels));
+        let loss = discriminatorLoss(c.loss, real.adv, fakeOut.adv, { realLabel: c.realLabel });
+        if (real.cls && fakeOut.cls) loss = add(loss, add(crossEntropy(real.cls, batch.labels!), crossEntropy(fakeOut.cls, fakeLabels!)));
+        const criticFn = (x: Tensor) => this.split(this.critic(x, batch.labels)).adv;
+        let p: Tensor | null = null;
+        if (c.penalty === 'gp') p = gradientPenalty(criticFn, batch.x, fake, c.penaltyWeight, this.generator);
+        else if (c.penalty === 'r1') p = r1Penalty(criticFn, batch.x, c.penaltyWeight);
+        const total = p ? add(loss, p) : loss;
+        total.backward();
+        return { loss, p };
+      });
+      lossD = result.loss;
+      penalty = result.p;
+      batch.x.dispose();
+      batch.labels?.dispose();
+      fakeLabels?.dispose();
+      this.optD.step();
+      this.optD.zeroGrad();
+      if (c.penalty === 'clip') clipWeights(D, c.clipValue);
+    }
+    // Generator step; D's weights are constants here.
+    const dParams = D.parameters();
+    dParams.forEach((p) => (p.requiresGrad = false));
+    const labels = this.fakeLabels(this.step, c.nCritic);
+    let lossG: Tensor;
+    try {
+      lossG = tidy(() => {
+        const out = this.split(this.critic(this.generate(G, this.latent(), labels), labels));
+        let loss = generatorLoss(c.loss, out.adv);
+        if (out.cls) loss = add(loss, crossEntropy(out.cls, labels!));
+        loss.backward();
+        return loss;
+      });
+    } finally {
+      dParams.forEach((p) => (p.requiresGrad = true));
+      labels?.dispose();
+    }
+    this.optG.step();
+    this.optG.zeroGrad();
+    if (this.ema) updateEma(this.ema, G, c.emaDecay);
+    this.step++;
+    return { d: lossD!, g: lossG, penalty };
+  }
+
+  /** G(z) or G(z, labels). */
+  generate(G: Module, z: Tensor, labels: Tensor | null): Tensor {
+    return labels ? G.forward(z, labels) : G.forward(z);
+  }
+
+  /** n samples from the sample generator in eval mode, in chunks (host copy). */
+  async sample(n: number, options: { seed?: number; labels?: Int32Array } = {}): Promise<Float32Array> {
+    const G = this.sampleGenerator;
+    G.eval();
+    const gen = new Generator(options.seed ?? this.config.seed + 12345);
+    const per = this.data.sampleShape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(n * per);
+    const chunk = 500;
+    for (let start = 0; start < n; start += chunk) {
+      const m = Math.min(chunk, n - start);
+      const y = noGrad(() => tidy(() => {
+        const z = randn([m, this.config.latentDim], { generator: gen });
+        const labels = this.models.conditional
+          ? tensor(options.labels ? options.labels.slice(start, start + m) : Int32Array.from({ length: m }, (_, i) => (start + i) % this.models.numClasses), [m])
+          : null;
+        return this.generate(G, z, labels);
+      }));
+      out.set(await y.data() as Float32Array, start * per);
+      y.dispose();
+    }
+    G.train();
+    return out;
+  }
+
+  dispose(): void {
+    this.optG.dispose();
+    this.optD.dispose();
+    this.models.generator.dispose();
+    this.models.discriminator.dispose();
+    this.ema?.dispose();
+  }
+}
