@@ -4,8 +4,10 @@
 import { doctor } from './doctor';
 import { UsageError } from './flags';
 import { trainClassifierCommand } from './train-classifier';
+import { trainCommand } from './train';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+  train: { summary: 'train a GAN (presets ring8, grid25, mnist-mlp, mnist-dcgan, mnist-wgan-gp, mnist-cgan)', run: trainCommand },
   doctor: { summary: 'show the WebGPU adapter, its limits and features, and run a self-test', run: () => doctor() },
   'train-classifier': { summary: 'retrain the MNIST classifier the metrics use (writes its weights)', run: trainClassifierCommand },
 };
