@@ -16,7 +16,7 @@
  *            rtol 3e-5 there (params stay at 1e-5).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adamUpdate, type Runtime } from '@webgan/kernels';
+import { adamUpdate, emaUpdate, type Runtime } from '@webgan/kernels';
 import { initNode } from '@webgan/kernels/node';
 import { Rng, adamScales, adamStepRef, assertClose, randomArray, randomNormalArray, withScope, type AdamHyperRef } from '../helpers/reference-elementwise';
 
@@ -137,6 +137,43 @@ describe('adamUpdate', () => {
     let differ = 0;
     for (let i = 0; i < n; i++) if (results[0][i] !== results[1][i]) differ++;
     expect(differ).toBeGreaterThan(n / 2);
+  });
+});
+
+describe('emaUpdate', () => {
+  // avg ← d·avg + (1−d)·x: two products and a sum per element, each rounded once in float32, so
+  // |got − ref| ≤ 1e-6·(d·|avg| + (1−d)·|x|) + 1e-12 per step; a range touches nothing outside it.
+  it.each([1, 255, 256, 1000, 4099])('%i elements, 5 steps at decay 0.9 and a partial range', async (n) => {
+    const rng = new Rng(900 + n);
+    const avg0 = randomArray(rng, n, -2, 2);
+    await withScope(rt, async (s) => {
+      const avg = s.up(avg0, [n]);
+      const ref = Float64Array.from(avg0);
+      const scale = new Float64Array(n).fill(0);
+      for (let step = 0; step < 5; step++) {
+        const x = randomArray(rng, n, -2, 2);
+        emaUpdate(rt, avg, s.up(x, [n]), 0.9);
+        for (let i = 0; i < n; i++) {
+          scale[i] = 0.9 * Math.abs(ref[i]) + 0.1 * Math.abs(x[i]) + 0.9 * scale[i];
+          ref[i] = 0.9 * ref[i] + 0.1 * x[i];
+        }
+      }
+      const got = (await s.read(avg)) as Float32Array;
+      for (let i = 0; i < n; i++) expect(Math.abs(got[i] - ref[i]), `element ${i}`).toBeLessThanOrEqual(1e-6 * scale[i] + 1e-12);
+      const offset = Math.floor(n / 3);
+      const count = n - 2 * offset;
+      const ones = new Float32Array(n).fill(1);
+      emaUpdate(rt, avg, s.up(ones, [n]), 0, { range: { offset, count } });
+      const after = (await s.read(avg)) as Float32Array;
+      for (let i = 0; i < n; i++) expect(after[i], `element ${i}`).toBe(i >= offset && i < offset + count ? 1 : got[i]);
+    });
+  });
+  it('rejects a decay outside [0, 1] and mismatched sizes', async () => {
+    await withScope(rt, async (s) => {
+      const a = s.up(new Float32Array(4), [4]);
+      expect(() => emaUpdate(rt, a, s.up(new Float32Array(4), [4]), 1.5)).toThrow(/decay must be in \[0, 1\], got 1.5/);
+      expect(() => emaUpdate(rt, a, s.up(new Float32Array(5), [5]), 0.5)).toThrow(/value \[5\] does not match params \(4 elements\)/);
+    });
   });
 });
 

@@ -5,9 +5,13 @@ import { doctor } from './doctor';
 import { UsageError } from './flags';
 import { trainClassifierCommand } from './train-classifier';
 import { trainCommand } from './train';
+import { evalCommand, exportCommand, sampleCommand } from './generate';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a GAN (presets ring8, grid25, mnist-mlp, mnist-dcgan, mnist-wgan-gp, mnist-cgan)', run: trainCommand },
+  sample: { summary: 'write a PNG grid of samples from a run (--class K, --interpolate)', run: sampleCommand },
+  eval: { summary: 'metrics of a run’s latest checkpoint', run: evalCommand },
+  export: { summary: 'write N samples as PNG files or IDX (data augmentation)', run: exportCommand },
   doctor: { summary: 'show the WebGPU adapter, its limits and features, and run a self-test', run: () => doctor() },
   'train-classifier': { summary: 'retrain the MNIST classifier the metrics use (writes its weights)', run: trainClassifierCommand },
 };

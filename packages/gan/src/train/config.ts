@@ -35,6 +35,8 @@ export interface TrainConfig {
   realLabel: number;
   spectralNorm: boolean;
   minibatchStd: boolean;
+  /** PacGAN (Lin et al. 2018): D judges packs of this many samples at once (1 = plain GAN). */
+  pac: number;
   /** MLP hidden widths. */
   gHidden: number[];
   dHidden: number[];
@@ -73,6 +75,7 @@ const BASE: TrainConfig = {
   realLabel: 1,
   spectralNorm: false,
   minibatchStd: false,
+  pac: 1,
   gHidden: [256, 512],
   dHidden: [512, 256],
   width: 64,
@@ -133,7 +136,7 @@ export function validateConfig(c: TrainConfig): void {
     if (typeof c[k] !== 'number' || !((c[k] as number) > 0) || !Number.isFinite(c[k] as number)) fail(k, 'must be a positive number', c[k]);
   };
   for (const k of Object.keys(c)) if (!CONFIG_KEYS.includes(k as keyof TrainConfig)) fail(k, 'is not a known setting', (c as unknown as Record<string, unknown>)[k]);
-  (['nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples'] as const).forEach(posInt);
+  (['pac', 'nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples'] as const).forEach(posInt);
   (['lrG', 'lrD', 'penaltyWeight', 'clipValue'] as const).forEach(posNum);
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) fail('seed', 'must be a non-negative integer', c.seed);
   if (!['mlp', 'dcgan'].includes(c.model)) fail('model', "must be 'mlp' or 'dcgan'", c.model);
@@ -155,5 +158,7 @@ export function validateConfig(c: TrainConfig): void {
   for (const k of ['gHidden', 'dHidden'] as const) {
     if (!Array.isArray(c[k]) || c[k].length === 0 || c[k].some((v) => !Number.isInteger(v) || v <= 0)) fail(k, 'must be a non-empty list of positive integers', c[k]);
   }
+  if (!Number.isInteger(c.pac) || c.pac < 1 || c.batchSize % c.pac !== 0) fail('pac', `must be a positive integer dividing batchSize ${c.batchSize}`, c.pac);
+  if (c.pac > 1 && c.conditional !== 'none') fail('pac', 'must be 1 for conditional models (a pack would mix labels)', c.pac);
   if (c.minibatchStd && c.batchSize < 2) fail('batchSize', 'must be at least 2 with minibatchStd', c.batchSize);
 }

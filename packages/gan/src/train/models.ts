@@ -24,7 +24,7 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
   if (config.model === 'mlp') {
     const generator = new MlpGenerator({ latentDim: config.latentDim, hidden: config.gHidden, outFeatures: features, output: data.kind === 'image' ? 'tanh' : 'linear', numClasses: gClasses });
     const discriminator = new MlpDiscriminator({
-      inFeatures: features, hidden: config.dHidden, outputs, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
+      inFeatures: features * config.pac, hidden: config.dHidden, outputs, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
       norm: config.dNorm === 'layer' ? 'layer' : 'none',
     });
     return { generator, discriminator, conditional, numClasses };
@@ -35,7 +35,7 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
   const imageSize = config.imageSize as ImageSize;
   const generator = new DcganGenerator({ latentDim: config.latentDim, channels, imageSize, width: config.width, numClasses: gClasses });
   const discriminator = new DcganDiscriminator({
-    channels, imageSize, width: config.width, outputs, norm: config.dNorm, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
+    channels: channels * config.pac, imageSize, width: config.width, outputs, norm: config.dNorm, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
   });
   // The DCGAN paper's initialisation.
   init.dcganInit_(generator);

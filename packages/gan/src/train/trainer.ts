@@ -9,7 +9,7 @@
  * the step number — is in the checkpoint; data batches and labels are functions of the step, so
  * a resumed run repeats the uninterrupted one exactly.
  */
-import { Generator, crossEntropy, add, manualSeed, noGrad, randn, slice, tensor, tidy, type Tensor } from '@webgan/core';
+import { Generator, crossEntropy, add, manualSeed, noGrad, reshape, randn, slice, tensor, tidy, type Tensor } from '@webgan/core';
 import { Adam, type Module } from '@webgan/nn';
 import { discriminatorLoss, generatorLoss } from '../losses/adversarial';
 import { clipWeights, gradientPenalty, r1Penalty } from '../losses/penalties';
@@ -73,6 +73,11 @@ export class GanTrainer {
 
   private critic(x: Tensor, labels: Tensor | null): Tensor {
     const D = this.models.discriminator;
+    if (this.config.pac > 1) {
+      // PacGAN: consecutive samples side by side as one input ([B, F] → [B/pac, pac·F]; images stack channels).
+      const pac = this.config.pac;
+      return tidy(() => D.forward(reshape(x, [x.shape[0] / pac, x.shape[1] * pac, ...x.shape.slice(2)])));
+    }
     return labels && this.config.conditional === 'cgan' ? D.forward(x, labels) : D.forward(x);
   }
 

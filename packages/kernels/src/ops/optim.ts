@@ -234,3 +234,23 @@ export const rmspropUpdate = guarded(function rmspropUpdate(
   if (distinct.size !== bound.length) throw new Error('rmspropUpdate: params, grads, squareAverage, gradAverage and momentumBuffer must be distinct buffers (allocate 1-element placeholders for unused ones)');
   launch(runtime, program, bound, range, [h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum]);
 });
+
+/**
+ * Exponential moving average in place: average ← decay·average + (1 − decay)·value (a GAN
+ * generator's weight EMA), over flat buffers of equal size.
+ */
+export const emaUpdate = guarded(function emaUpdate(runtime: Runtime, average: DeviceArray, value: DeviceArray, decay: number, options: { range?: OptimRange } = {}): void {
+  const n = sizeOf(average.shape);
+  const range = checkRange('emaUpdate', n, [['value', value]], options.range);
+  if (!(decay >= 0 && decay <= 1)) throw new Error(`emaUpdate: decay must be in [0, 1], got ${decay}`);
+  const program = (rowStride: number): KernelProgram => optimProgram(
+    'ema-update',
+    ['read_write', 'read'],
+    ['decay', 'one_minus_decay'],
+    rowStride,
+    `@group(0) @binding(0) var<storage, read_write> avg: array<f32>;
+@group(0) @binding(1) var<storage, read> value: array<f32>;`,
+    '  avg[i] = h.decay * avg[i] + h.one_minus_decay * value[i];',
+  );
+  launch(runtime, program, [average, value], range, [decay, 1 - decay]);
+});
