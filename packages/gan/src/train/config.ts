@@ -27,7 +27,12 @@ export interface TrainConfig {
   lrD: number;
   betasG: [number, number];
   betasD: [number, number];
-  /** Learning rates decay linearly to this fraction of their value by the last step (1 = constant). */
+  /**
+   * Learning rates decay linearly to lrFinalFraction of their value over lrDecaySteps generator
+   * steps, then stay there (0 = constant). A fixed horizon, not the run's length, so that
+   * stopping early or resuming to a later --steps does not change the schedule.
+   */
+  lrDecaySteps: number;
   lrFinalFraction: number;
   /** Decay of the generator's exponential moving average (0 = no EMA). */
   emaDecay: number;
@@ -70,6 +75,7 @@ const BASE: TrainConfig = {
   lrD: 2e-4,
   betasG: [0.5, 0.999],
   betasD: [0.5, 0.999],
+  lrDecaySteps: 0,
   lrFinalFraction: 1,
   emaDecay: 0,
   realLabel: 1,
@@ -106,8 +112,8 @@ const TOY: Partial<TrainConfig> = {
 };
 
 export const PRESETS: Record<string, Partial<TrainConfig>> = {
-  ring8: { ...TOY, data: 'ring8', steps: 3000 },
-  grid25: { ...TOY, data: 'grid25', steps: 4000 },
+  ring8: { ...TOY, data: 'ring8', steps: 3000, lrDecaySteps: 3000 },
+  grid25: { ...TOY, data: 'grid25', steps: 4000, lrDecaySteps: 4000 },
   'mnist-mlp': { data: 'mnist', model: 'mlp', steps: 3000, batchSize: 64, latentDim: 64, emaDecay: 0.999 },
   'mnist-dcgan': { data: 'mnist', model: 'dcgan', steps: 1500, emaDecay: 0.999, width: 32 },
   'mnist-wgan-gp': {
@@ -152,6 +158,7 @@ export function validateConfig(c: TrainConfig): void {
     const b = c[k];
     if (!Array.isArray(b) || b.length !== 2 || b.some((v) => typeof v !== 'number' || !(v >= 0 && v < 1))) fail(k, 'must be two numbers in [0, 1)', b);
   }
+  if (!Number.isInteger(c.lrDecaySteps) || c.lrDecaySteps < 0) fail('lrDecaySteps', 'must be a non-negative integer', c.lrDecaySteps);
   if (!(c.lrFinalFraction > 0 && c.lrFinalFraction <= 1)) fail('lrFinalFraction', 'must be in (0, 1]', c.lrFinalFraction);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) fail('emaDecay', 'must be in [0, 1)', c.emaDecay);
   if (!(c.realLabel > 0 && c.realLabel <= 1)) fail('realLabel', 'must be in (0, 1]', c.realLabel);

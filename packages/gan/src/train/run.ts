@@ -106,14 +106,16 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
   const log = options.log ?? (() => {});
   const { out } = options;
   let config = options.config;
-  prepareRunFolder(out, options.resume);
   let resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null = null;
   if (options.resume) {
+    if (!existsSync(join(out, 'config.json'))) throw new Error(`--resume ${out}: no run there (config.json is missing)`);
     resumeFrom = await latestCheckpoint(out);
     config = { ...resumeFrom.state.config, steps: options.config.steps };
   }
+  // Everything that can be refused is checked before the folder is touched.
   validateConfig(config);
   const data = loadData(config);
+  prepareRunFolder(out, options.resume);
   const trainer = new GanTrainer(config, data);
   if (resumeFrom) {
     await loadCheckpoint(resumeFrom.dir, resumeFrom.state, trainer);

@@ -42,7 +42,13 @@ export class GanTrainer {
     // Layers draw their initial weights from the default generator: seed it from the run's seed.
     manualSeed(config.seed + 1);
     this.models = buildModels(config, data);
-    this.ema = config.emaDecay > 0 ? buildModels(config, data).generator : null;
+    if (config.emaDecay > 0) {
+      const copy = buildModels(config, data);
+      copy.discriminator.dispose();
+      this.ema = copy.generator;
+    } else {
+      this.ema = null;
+    }
     if (this.ema) this.ema.loadStateDict(this.models.generator.stateDict());
     this.optG = new Adam(this.models.generator.parameters(), { lr: config.lrG, betas: config.betasG });
     this.optD = new Adam(this.models.discriminator.parameters(), { lr: config.lrD, betas: config.betasD });
@@ -65,9 +71,10 @@ export class GanTrainer {
     return randn([this.config.batchSize, this.config.latentDim], { generator: this.generator });
   }
 
-  /** Learning rate factor at a step: linear decay to lrFinalFraction over the run. */
+  /** Learning rate factor at a step: linear decay to lrFinalFraction over lrDecaySteps. */
   private lrFactor(step: number): number {
-    const t = Math.min(1, step / Math.max(1, this.config.steps - 1));
+    if (this.config.lrDecaySteps === 0) return 1;
+    const t = Math.min(1, step / this.config.lrDecaySteps);
     return 1 - (1 - this.config.lrFinalFraction) * t;
   }
 
