@@ -33,7 +33,7 @@ export function parseFlags(command: string, args: readonly string[], spec: Recor
     }
     let raw: string;
     if (eq >= 0) raw = arg.slice(eq + 1);
-    else if (s.kind === 'boolean') raw = 'true';
+    else if (s.kind === 'boolean') raw = args[i + 1] === 'true' || args[i + 1] === 'false' ? args[++i] : 'true';
     else {
       if (i + 1 >= args.length) throw new UsageError(`${command}: --${name} needs a value`);
       raw = args[++i];

@@ -13,12 +13,13 @@ const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 const ARRAY_KEYS = new Set(['betasG', 'betasD', 'gHidden', 'dHidden']);
 const BOOLEAN_KEYS = new Set(['spectralNorm', 'minibatchStd']);
 const STRING_KEYS = new Set(['preset', 'data', 'model', 'conditional', 'loss', 'penalty', 'dNorm']);
+const INTEGER_KEYS = new Set(['nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'imageSize', 'seed', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples', 'pac', 'lrDecaySteps']);
 
 function settingSpec(): Record<string, FlagSpec> {
   const spec: Record<string, FlagSpec> = {};
   for (const key of CONFIG_KEYS) {
     if (key === 'preset') continue;
-    const kind = BOOLEAN_KEYS.has(key) ? 'boolean' : STRING_KEYS.has(key) || ARRAY_KEYS.has(key) ? 'string' : 'number';
+    const kind = BOOLEAN_KEYS.has(key) ? 'boolean' : STRING_KEYS.has(key) || ARRAY_KEYS.has(key) ? 'string' : INTEGER_KEYS.has(key) ? 'integer' : 'number';
     spec[kebab(key)] = { kind, help: ARRAY_KEYS.has(key) ? `${key} (comma-separated numbers)` : key };
   }
   return spec;
@@ -74,13 +75,13 @@ export async function trainCommand(args: string[]): Promise<number> {
     const overrides = Object.keys(flags).filter((k) => !['resume', 'steps', 'out'].includes(k));
     if (overrides.length) throw new UsageError(`train: --resume takes only --steps; the run keeps its config (got --${overrides.join(', --')})`);
   }
-  await initNode();
   const isTty = process.stderr.isTTY;
   let lastPrinted = 0;
   const summary = await runTraining({
     config,
     out,
     resume: resume !== undefined,
+    initGpu: () => initNode(),
     log: (line) => console.log(line),
     progress: (line) => {
       if (isTty) process.stderr.write(`\r${line}\x1b[K`);

@@ -32,6 +32,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Live progress line (overwritten in place on a terminal). */
   progress?: (line: string) => void;
+  /** Called once the inputs are checked, before the first GPU work (the CLI starts the GPU here). */
+  initGpu?: () => Promise<unknown>;
 }
 
 export interface MetricsLine {
@@ -116,6 +118,7 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
   validateConfig(config);
   const data = loadData(config);
   prepareRunFolder(out, options.resume);
+  await options.initGpu?.();
   const trainer = new GanTrainer(config, data);
   if (resumeFrom) {
     await loadCheckpoint(resumeFrom.dir, resumeFrom.state, trainer);
