@@ -3,7 +3,7 @@
  * names what is wrong, a non-zero exit status, and leaves existing files untouched. Plus the
  * commands that use a finished run (sample, eval, export) on a tiny run.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -95,5 +95,34 @@ describe('sample, eval and export on a finished run', () => {
     expect(p.status, p.stderr).toBe(0);
     expect(readdirSync(join(root, 'export-png'))).toHaveLength(5);
     expectOneLineError(webgan('export', '--run', run, '--out', join(root, 'export-png'), '--count', '5'), /is not empty; nothing was written/);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('writes a checkpoint, exits with 130, and the run resumes from it', async () => {
+    const dir = join(root, 'interrupted');
+    const child = spawn(process.execPath, [join(repo, 'scripts', 'run.mjs'), 'packages/gan/src/cli/main.ts', 'train', '--preset', 'ring8', '--out', dir,
+      '--steps', '100000', '--log-every', '5', '--g-hidden', '16', '--d-hidden', '16', '--batch-size', '32'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    // Interrupt once a few steps are logged.
+    await new Promise<void>((done) => {
+      const poll = setInterval(() => {
+        const path = join(dir, 'metrics.jsonl');
+        if (existsSync(path) && readFileSync(path, 'utf8').split('\n').filter(Boolean).length >= 3) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+          done();
+        }
+      }, 100);
+    });
+    const status = await new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    expect(status).toBe(130);
+    expect(stdout).toMatch(/interrupted at step (\d+): checkpoint written; continue with --resume/);
+    const step = Number(/interrupted at step (\d+)/.exec(stdout)![1]);
+    expect(JSON.parse(readFileSync(join(dir, 'checkpoint', 'latest.json'), 'utf8')).step).toBe(step);
+    const r = webgan('train', '--resume', dir, '--steps', String(step + 5));
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).steps).toBe(step + 5);
   });
 });
