@@ -3,7 +3,7 @@
  * leaky ReLU; the generator ends in tanh for images in [−1, 1] or is linear for 2D toy data.
  */
 import { concat, tidy, type Tensor } from '@webgan/core';
-import { Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
+import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
 
 export interface MlpGeneratorOptions {
@@ -14,6 +14,8 @@ export interface MlpGeneratorOptions {
   output: 'tanh' | 'linear';
   /** Conditional: the label's embedding (numClasses × embedDim) is concatenated to z. */
   numClasses?: number;
+  /** BatchNorm after each hidden layer (as in PacGAN's toy generator). */
+  norm?: 'none' | 'batch';
 }
 
 export class MlpGenerator extends Module {
@@ -26,7 +28,9 @@ export class MlpGenerator extends Module {
     const layers: Module[] = [];
     let width = options.latentDim + embedDim;
     for (const h of options.hidden) {
-      layers.push(new Linear(width, h), new LeakyReLU(0.2));
+      layers.push(new Linear(width, h));
+      if (options.norm === 'batch') layers.push(new BatchNorm1d(h));
+      layers.push(new LeakyReLU(0.2));
       width = h;
     }
     layers.push(new Linear(width, options.outFeatures));

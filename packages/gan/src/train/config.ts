@@ -34,7 +34,7 @@ export interface TrainConfig {
    */
   lrDecaySteps: number;
   lrFinalFraction: number;
-  /** Decay of the generator's exponential moving average (0 = no EMA). */
+  /** Decay of the generator's exponential moving average (0 = no EMA); warmed up as min(decay, (1 + t)/(10 + t)). */
   emaDecay: number;
   /** One-sided label smoothing: the real target for D (1 = none, 0.9 typical). */
   realLabel: number;
@@ -50,6 +50,8 @@ export interface TrainConfig {
   imageSize: number;
   /** D normalisation for DCGAN: batch (paper), layer (needed with gp / r1), none. */
   dNorm: 'batch' | 'layer' | 'none';
+  /** MLP generator normalisation: BatchNorm after hidden layers, or none. */
+  gNorm: 'batch' | 'none';
   seed: number;
   logEvery: number;
   sampleEvery: number;
@@ -87,6 +89,7 @@ const BASE: TrainConfig = {
   width: 64,
   imageSize: 28,
   dNorm: 'batch',
+  gNorm: 'none',
   seed: 0,
   logEvery: 50,
   sampleEvery: 500,
@@ -149,6 +152,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!['none', 'cgan', 'acgan'].includes(c.conditional)) fail('conditional', "must be 'none', 'cgan' or 'acgan'", c.conditional);
   if (!LOSS_NAMES.includes(c.loss)) fail('loss', `must be one of ${LOSS_NAMES.join(', ')}`, c.loss);
   if (!['none', 'clip', 'gp', 'r1'].includes(c.penalty)) fail('penalty', "must be 'none', 'clip', 'gp' or 'r1'", c.penalty);
+  if (!['batch', 'none'].includes(c.gNorm)) fail('gNorm', "must be 'batch' or 'none'", c.gNorm);
   if (!['batch', 'layer', 'none'].includes(c.dNorm)) fail('dNorm', "must be 'batch', 'layer' or 'none'", c.dNorm);
   if ((c.penalty === 'gp' || c.penalty === 'r1') && c.dNorm === 'batch' && c.model === 'dcgan') {
     fail('dNorm', `must be 'layer' or 'none' with penalty ${c.penalty} (a gradient penalty differentiates D twice; BatchNorm has no second derivative here)`, c.dNorm);

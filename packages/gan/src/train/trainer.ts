@@ -154,7 +154,9 @@ export class GanTrainer {
     }
     this.optG.step();
     this.optG.zeroGrad();
-    if (this.ema) updateEma(this.ema, G, c.emaDecay);
+    // Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early on the average
+    // would otherwise be mostly the random initial weights for thousands of steps.
+    if (this.ema) updateEma(this.ema, G, Math.min(c.emaDecay, (1 + this.step) / (10 + this.step)));
     this.step++;
     return { d: lossD!, g: lossG, penalty };
   }
