@@ -4,6 +4,7 @@
 #   - the workspace dependencies (pnpm install --frozen-lockfile)
 #   - a WebGPU adapter: on Debian 12 without one, Mesa's lavapipe Vulkan driver from
 #     bookworm-backports (bookworm's own Mesa 22.x is too old for Dawn)
+#   - python3 (stdlib only) for the safetensors interoperability test, when it is missing
 #   - with --browser: Debian's chromium, for the end-to-end tests
 # Safe to run again: a second run checks, changes nothing and takes seconds.
 set -euo pipefail
@@ -83,6 +84,14 @@ if ! adapter_ok; then
     say "still no WebGPU adapter; see the message above"
     exit 1
   fi
+fi
+
+# --- python3 for the interoperability tests -----------------------------------------------------
+# A stdlib-only Python reader checks our safetensors files; Debian images without Python get it.
+if ! command -v python3 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  say "installing python3 (the safetensors interoperability test reads files with it)"
+  apt_update_once
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 >/dev/null
 fi
 
 # --- browser for the end-to-end tests ---------------------------------------------------------
