@@ -27,19 +27,9 @@ import {
   softmaxRows,
 } from '../../packages/gan/src/metrics/classifier-scores';
 import { grid25Modes, modeMetrics, ring8Modes, sampleMixture } from '../../packages/gan/src/metrics/modes2d';
+import { mulberry32 } from '../helpers/reference';
 
 // ---------- reference helpers (deliberately independent of the code under test) ----------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussianRng(seed: number): () => number {
   const u = mulberry32(seed);
