@@ -3,6 +3,7 @@
  * for a new run, --resume DIR to continue one (with --steps N the total to reach).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { initNode } from '@webgan/kernels/node';
 import { CONFIG_KEYS, PRESETS, presetConfig, type TrainConfig } from '../train/config';
 import { runTraining } from '../train/run';
@@ -28,7 +29,7 @@ function settingSpec(): Record<string, FlagSpec> {
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
   preset: { kind: 'string', help: `one of ${Object.keys(PRESETS).join(', ')} (default mnist-dcgan)` },
   config: { kind: 'string', help: 'a JSON file of settings (applied over the preset)' },
-  out: { kind: 'string', help: 'the run folder to create (must be new or empty)' },
+  out: { kind: 'string', help: 'the run folder to create (must be new or empty; default runs/PRESET-DATE-TIME)' },
   resume: { kind: 'string', help: 'a run folder to continue from its latest checkpoint' },
   ...settingSpec(),
   help: { kind: 'boolean', help: 'show this help' },
@@ -51,10 +52,11 @@ export async function trainCommand(args: string[]): Promise<number> {
   }
   if (positional.length) throw new UsageError(`train: unexpected argument '${positional[0]}' (settings are flags, e.g. --steps 500)`);
   const resume = flags.resume as string | undefined;
-  const out = resume ?? (flags.out as string | undefined);
-  if (!out) throw new UsageError('train: pass --out DIR for a new run, or --resume DIR to continue one');
+  const presetName = (flags.preset as string | undefined) ?? 'mnist-dcgan';
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const out = resume ?? (flags.out as string | undefined) ?? join('runs', `${presetName}-${stamp}`);
   if (resume && flags.out !== undefined && flags.out !== resume) throw new UsageError('train: --resume continues in its own folder; do not pass a different --out');
-  const config = presetConfig((flags.preset as string | undefined) ?? 'mnist-dcgan');
+  const config = presetConfig(presetName);
   if (flags.config) {
     let file: Record<string, unknown>;
     try {
