@@ -17,6 +17,10 @@ import { tensor, type Tensor } from '@webgan/core';
 import {
   Adam, AdamW, CosineAnnealingLR, LinearLR, RMSprop, SGD, StepLR, isTensorValue, type Optimizer, type BaseHyper, type StateValue,
 } from '@webgan/nn';
+import { loadOptimizer, saveOptimizer } from '@webgan/nn/node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '../helpers/reference';
 
 beforeAll(async () => {
@@ -266,6 +270,34 @@ describe('optimizer mechanics', () => {
     run(pc, oc, 4, 8);
     for (let i = 0; i < 3; i++) expect(Array.from(await pc[i].data())).toEqual(Array.from(await pa[i].data()));
     [oa, ob, oc].forEach((o) => o.dispose());
+  });
+
+  it('saves to and loads from a safetensors file (param groups in the metadata), continuing identically', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webgan-optim-'));
+    const rng = new Rng(5);
+    const init = SHAPES.map((s) => Float32Array.from(randn(rng, s.reduce((a, b) => a * b, 1))));
+    const grads = Array.from({ length: 6 }, () => SHAPES.map((s) => randn(rng, s.reduce((a, b) => a * b, 1))));
+    const pa = init.map((v, i) => tensor(v, SHAPES[i], { requiresGrad: true }));
+    const oa = new AdamW(pa, { lr: 3e-3, betas: [0.5, 0.9] });
+    for (let t = 0; t < 3; t++) {
+      pa.forEach((p, i) => setGrad(p, grads[t][i]));
+      oa.step();
+    }
+    await saveOptimizer(join(dir, 'opt.safetensors'), oa);
+    const pb = await Promise.all(pa.map(async (p, i) => tensor((await p.data()) as Float32Array, SHAPES[i], { requiresGrad: true })));
+    const ob = new AdamW(pb, { lr: 1, betas: [0.1, 0.2] });
+    await loadOptimizer(join(dir, 'opt.safetensors'), ob);
+    expect(ob.paramGroups[0].lr).toBe(3e-3);
+    expect(ob.paramGroups[0].betas).toEqual([0.5, 0.9]);
+    for (let t = 3; t < 6; t++) {
+      pa.forEach((p, i) => setGrad(p, grads[t][i]));
+      pb.forEach((p, i) => setGrad(p, grads[t][i]));
+      oa.step();
+      ob.step();
+    }
+    for (let i = 0; i < 3; i++) expect(Array.from(await pb[i].data())).toEqual(Array.from(await pa[i].data()));
+    [oa, ob].forEach((o) => o.dispose());
+    rmSync(dir, { recursive: true });
   });
 
   it('uses PyTorch state names and param group fields', () => {
