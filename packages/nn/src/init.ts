@@ -117,7 +117,9 @@ export function defaultLayerInit_(weight: Tensor, bias: Tensor | null, options: 
 
 /**
  * The DCGAN paper's init (Radford et al. 2015, as in PyTorch's DCGAN example): conv and linear
- * weights ~ N(0, 0.02), BatchNorm γ ~ N(1, 0.02) and β = 0. Other modules are left as they are.
+ * weights ~ N(0, 0.02), BatchNorm γ ~ N(1, 0.02) and β = 0. Conv and linear biases are set to 0
+ * (PyTorch's example has none; a default-initialised bias would undo the small-weight start).
+ * Other modules are left as they are.
  */
 export function dcganInit_(model: Module, options: InitOptions = {}): Module {
   for (const m of model.modules()) {
