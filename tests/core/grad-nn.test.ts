@@ -14,7 +14,7 @@ import {
   linear, matmul, mse, tensor, type Tensor,
 } from '@webgan/core';
 import { randTensor, runGradCase, runLeakCase, type GradCase } from '../helpers/gradcheck';
-import type { Rng } from '../helpers/reference';
+import { Rng, convTranspose2dRef, f64, product, randomData, type ConvTGeom } from '../helpers/reference';
 
 beforeAll(async () => {
   await initNode({ tuningFile: false });
@@ -104,6 +104,12 @@ add_({
   fn: (x, w, b) => convTranspose2d(x, w, b, { stride: [2, 1], outputPadding: [1, 0], dilation: [1, 2] }),
 });
 add_({
+  // A 1×1 input takes the matmul path (a generator's first layer); stride does not matter there.
+  name: 'convTranspose2d of a 1×1 input with bias x[3,5,1,1] w[5,2,3,4] stride 2',
+  make: (r) => [r1(r, [3, 5, 1, 1]), r1(r, [5, 2, 3, 4]), r1(r, [2])],
+  fn: (x, w, b) => convTranspose2d(x, w, b, { stride: 2 }),
+});
+add_({
   name: 'convTranspose2d without bias x[2,2,3,3] w[2,3,3,3]',
   make: (r) => [r1(r, [2, 2, 3, 3]), r1(r, [2, 3, 3, 3])],
   fn: (x, w) => convTranspose2d(x, w),
@@ -176,6 +182,31 @@ describe('linear algebra, convolution, normalisation and loss ops: one forward +
   for (const c of cases.filter((c) => c.single !== false)) {
     it(c.name, () => {
       expect(runLeakCase(c), `${c.name}: tensors left alive by one forward + grad()`).toBe(0);
+    });
+  }
+});
+
+describe('convTranspose2d of 1×1 inputs (matmul path) matches the float64 reference', () => {
+  // Rule: |got − ref| ≤ 1e-5·Σ|products| + 1e-6 per element (float32 GEMM accumulation).
+  const geoms: [string, number[], number[], ConvTGeom][] = [
+    ['z64 → 32×7×7 (the 28 px DCGAN generator)', [9, 64, 1, 1], [64, 32, 7, 7], {}],
+    ['z10 → 3×4×4, stride 2 (the 32/64 px generators)', [5, 10, 1, 1], [10, 3, 4, 4], { stride: 2 }],
+    ['padding 1 (general kernel path)', [4, 6, 1, 1], [6, 2, 3, 3], { padding: 1 }],
+    ['dilation 2 (general kernel path)', [3, 4, 1, 1], [4, 2, 3, 3], { dilation: 2 }],
+  ];
+  for (const [name, xs, ws, geom] of geoms) {
+    it(name, async () => {
+      const rng = new Rng(777 + xs[1]);
+      const xd = randomData(rng, product(xs));
+      const wd = randomData(rng, product(ws));
+      const x = tensor(xd, xs);
+      const w = tensor(wd, ws);
+      const y = convTranspose2d(x, w, undefined, geom);
+      const ref = convTranspose2dRef(f64(xd), xs, f64(wd), ws, geom);
+      expect(y.shape).toEqual(ref.shape);
+      const got = await y.data();
+      for (let i = 0; i < ref.out.length; i++) expect(Math.abs(got[i] - ref.out[i]), `element ${i}`).toBeLessThanOrEqual(1e-5 * ref.absSum[i] + 1e-6);
+      [x, w, y].forEach((t) => t.dispose());
     });
   }
 });
