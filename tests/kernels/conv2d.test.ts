@@ -152,6 +152,10 @@ const FIXED_CASES: ConvCase[] = [
   fixed([1, 3, 8, 17], [2, 3, 1, 3], { stride: [1, 2], padding: [0, 2], dilation: [2, 1] }), // all non-square
   fixed([1, 65, 5, 5], [33, 65, 1, 1], {}), // 1x1 conv, many channels
   fixed([2, 3, 16, 16], [8, 3, 4, 4], { stride: 2, padding: 1 }, true, 'leaky_relu'), // DCGAN D layer
+  // One window covers the input (backward-data runs as a matmul): a DCGAN D's last layer, and
+  // as a transposed conv a generator's first (z → 7×7); stride does not matter there.
+  fixed([5, 33, 7, 7], [3, 33, 7, 7], {}, true), // D's last conv, 7×7 → 1×1
+  fixed([3, 6, 4, 5], [9, 6, 4, 5], { stride: 2 }), // non-square window, stride 2
   fixed([1, 1, 31, 31], [1, 1, 3, 3], { padding: 1 }), // single channel, odd spatial
   fixed([3, 1, 5, 5], [1, 1, 5, 5], {}), // output 1x1
 ].map((c, i) => withLabel(c, `fixed#${i}`));
