@@ -22,6 +22,15 @@ function runDir(command: string, flags: Record<string, unknown>, positional: str
   return dir;
 }
 
+/** The --class a command was given, checked against the run's model. */
+function requestedClass(command: string, trainer: GanTrainer, cls: number | undefined, dir: string): number | undefined {
+  if (cls === undefined) return undefined;
+  const { conditional, numClasses } = trainer.models;
+  if (!conditional) throw new UsageError(`${command}: --class needs a conditional model; ${dir} is not conditional`);
+  if (cls < 0 || cls >= numClasses) throw new UsageError(`${command}: --class must be 0..${numClasses - 1}, got ${cls}`);
+  return cls;
+}
+
 /** Images [n, C, H, W] in [−1, 1] from latents z (and labels). */
 async function generateImages(trainer: GanTrainer, z: Tensor, labels: Int32Array | null): Promise<Float32Array> {
   const G = trainer.sampleGenerator;
@@ -54,10 +63,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
   await initNode();
   const trainer = await openRun(dir);
   const { conditional, numClasses } = trainer.models;
-  const cls = flags.class as number | undefined;
-  if (cls !== undefined && (!conditional || cls < 0 || cls >= numClasses)) {
-    throw new UsageError(conditional ? `sample: --class must be 0..${numClasses - 1}, got ${cls}` : `sample: --class needs a conditional model; ${dir} is not conditional`);
-  }
+  const cls = requestedClass('sample', trainer, flags.class as number | undefined, dir);
   if (trainer.data.kind !== 'image') throw new UsageError(`sample: ${dir} is a 2D run; its samples/ folder has its scatter plots`);
   const gen = new Generator((flags.seed as number | undefined) ?? 0);
   const latentDim = trainer.config.latentDim;
@@ -152,8 +158,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   const trainer = await openRun(dir);
   if (trainer.data.kind !== 'image') throw new UsageError(`export: ${dir} is a 2D run; export writes images`);
   const { conditional, numClasses } = trainer.models;
-  const cls = flags.class as number | undefined;
-  if (cls !== undefined && (!conditional || cls < 0 || cls >= numClasses)) throw new UsageError(`export: --class needs a conditional model and 0 ≤ class < ${numClasses}`);
+  const cls = requestedClass('export', trainer, flags.class as number | undefined, dir);
   mkdirSync(out, { recursive: true });
   const [c, h, w] = trainer.data.sampleShape;
   const per = c * h * w;

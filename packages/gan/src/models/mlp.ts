@@ -6,6 +6,20 @@ import { concat, tidy, type Tensor } from '@webgan/core';
 import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
 
+/** A conditional model's label embedding (width min(classes, 16)), registered as label_embedding. */
+function labelEmbedding(module: Module, numClasses?: number): { embed: Embedding | null; embedDim: number } {
+  if (!numClasses) return { embed: null, embedDim: 0 };
+  const embedDim = Math.min(numClasses, 16);
+  return { embed: module.registerModule('label_embedding', new Embedding(numClasses, embedDim)), embedDim };
+}
+
+/** net(x), or net([x, embed(labels)]) for a conditional model. */
+function forwardWithLabels(what: string, net: Sequential, embed: Embedding | null, x: Tensor, labels?: Tensor): Tensor {
+  if (!embed) return net.forward(x);
+  if (!labels) throw new Error(`${what} is conditional; pass labels`);
+  return tidy(() => net.forward(concat([x, embed.forward(labels)], 1)));
+}
+
 export interface MlpGeneratorOptions {
   latentDim: number;
   hidden: number[];
@@ -23,8 +37,8 @@ export class MlpGenerator extends Module {
   readonly embed: Embedding | null;
   constructor(readonly options: MlpGeneratorOptions) {
     super();
-    const embedDim = options.numClasses ? Math.min(options.numClasses, 16) : 0;
-    this.embed = options.numClasses ? this.registerModule('label_embedding', new Embedding(options.numClasses, embedDim)) : null;
+    const { embed, embedDim } = labelEmbedding(this, options.numClasses);
+    this.embed = embed;
     const layers: Module[] = [];
     let width = options.latentDim + embedDim;
     for (const h of options.hidden) {
@@ -38,9 +52,7 @@ export class MlpGenerator extends Module {
     this.net = this.registerModule('main', new Sequential(...layers));
   }
   forward(z: Tensor, labels?: Tensor): Tensor {
-    if (!this.embed) return this.net.forward(z);
-    if (!labels) throw new Error('MlpGenerator: this generator is conditional; pass labels');
-    return tidy(() => this.net.forward(concat([z, this.embed!.forward(labels)], 1)));
+    return forwardWithLabels('MlpGenerator: this generator', this.net, this.embed, z, labels);
   }
 }
 
@@ -62,8 +74,8 @@ export class MlpDiscriminator extends Module {
   readonly embed: Embedding | null;
   constructor(readonly options: MlpDiscriminatorOptions) {
     super();
-    const embedDim = options.numClasses ? Math.min(options.numClasses, 16) : 0;
-    this.embed = options.numClasses ? this.registerModule('label_embedding', new Embedding(options.numClasses, embedDim)) : null;
+    const { embed, embedDim } = labelEmbedding(this, options.numClasses);
+    this.embed = embed;
     const sn = <M extends Module>(m: M): M => (options.spectralNorm ? spectralNorm(m) : m);
     const layers: Module[] = [];
     let width = options.inFeatures + embedDim;
@@ -81,8 +93,6 @@ export class MlpDiscriminator extends Module {
     this.net = this.registerModule('main', new Sequential(...layers));
   }
   forward(x: Tensor, labels?: Tensor): Tensor {
-    if (!this.embed) return this.net.forward(x);
-    if (!labels) throw new Error('MlpDiscriminator: this discriminator is conditional; pass labels');
-    return tidy(() => this.net.forward(concat([x, this.embed!.forward(labels)], 1)));
+    return forwardWithLabels('MlpDiscriminator: this discriminator', this.net, this.embed, x, labels);
   }
 }
