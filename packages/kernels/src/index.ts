@@ -4,6 +4,7 @@
  */
 export { init, getRuntime, type InitOptions } from './runtime/device';
 export { Runtime, type AdapterSummary, type RuntimeOptions, type RuntimeStats } from './runtime/runtime';
+export type { KernelTiming } from './runtime/profiler';
 export { GpuBuffer, sizeClassOf, type PoolStats } from './runtime/buffer-pool';
 export type { KernelProgram, BindingAccess, Workgroups } from './runtime/program';
 export { NoAdapterError, GpuKernelError, GpuDeviceLostError, GpuUsageError } from './runtime/errors';

@@ -18,6 +18,15 @@ export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
 const SERIAL_LIMIT = 64;
 const SERIAL_LIMIT_MANY_OUTPUTS = 4096;
 const MANY_OUTPUTS = 2048;
+/**
+ * On CPU adapters (lavapipe) workgroup barriers are expensive — a workgroup runs as one thread
+ * that switches between its invocations at every barrier — so reductions up to this long run one
+ * invocation per output, eight outputs (one AVX2 vector of lanes) to a workgroup: a bias gradient
+ * (sum over 256 rows of [256, 128]) went from ~1 ms to a few µs.
+ */
+const SERIAL_LIMIT_CPU = 4096;
+const SERIAL_WORKGROUP_CPU = 8;
+const SERIAL_WORKGROUP = 64;
 const TREE_WORKGROUP = 256;
 const MAX_GROUPS = 65535;
 
@@ -68,9 +77,10 @@ export const reduce = guarded(function reduce(runtime: Runtime, op: ReduceOp, x:
       last.stride = strides[d];
     } else list.push({ size: x.shape[d], stride: strides[d] });
   }
-  const serial = reduceCount <= SERIAL_LIMIT || (outCount >= MANY_OUTPUTS && reduceCount <= SERIAL_LIMIT_MANY_OUTPUTS);
+  const cpu = runtime.adapter.isFallbackAdapter;
+  const serial = reduceCount <= SERIAL_LIMIT || (outCount >= MANY_OUTPUTS && reduceCount <= SERIAL_LIMIT_MANY_OUTPUTS) || (cpu && reduceCount <= SERIAL_LIMIT_CPU);
   const threads = serial ? 1 : TREE_WORKGROUP;
-  const { program, workgroups } = reduceProgram(op, kept, red, outCount, reduceCount, threads);
+  const { program, workgroups } = reduceProgram(op, kept, red, outCount, reduceCount, threads, cpu ? SERIAL_WORKGROUP_CPU : SERIAL_WORKGROUP);
   runtime.dispatch(program, [x.buffer, out.buffer], workgroups);
   return out;
 });
@@ -87,11 +97,12 @@ function offsetOf(dims: readonly Dim[], index: string, name: string): string {
   return lines.join('\n  ');
 }
 
-function reduceProgram(op: ReduceOp, kept: Dim[], red: Dim[], outCount: number, reduceCount: number, threads: number) {
+function reduceProgram(op: ReduceOp, kept: Dim[], red: Dim[], outCount: number, reduceCount: number, threads: number, serialWorkgroup: number) {
   const cols = Math.min(outCount, MAX_GROUPS);
   const rows = Math.ceil(outCount / cols);
   const finish = op === 'mean' ? ` * ${f32Literal(1 / reduceCount)}` : '';
-  const key = `reduce.${op}|${JSON.stringify(kept)}|${JSON.stringify(red)}|${threads}`;
+  const serialBlock = Math.max(1, Math.ceil(Math.sqrt(reduceCount)));
+  const key = `reduce.${op}|${JSON.stringify(kept)}|${JSON.stringify(red)}|${threads === 1 ? `serial${serialWorkgroup}` : threads}`;
   const program: KernelProgram = {
     name: `reduce.${op}`,
     key,
@@ -103,15 +114,20 @@ function reduceProgram(op: ReduceOp, kept: Dim[], red: Dim[], outCount: number, 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${SPECIAL_FLOATS}
-@compute @workgroup_size(64)
+@compute @workgroup_size(${serialWorkgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let o = gid.x + gid.y * ${Math.ceil(cols / 64) * 64}u;
+  let o = gid.x + gid.y * ${Math.ceil(cols / serialWorkgroup) * serialWorkgroup}u;
   if (o >= ${outCount}u) { return; }
   ${offsetOf(kept, 'o', 'base')}
   var acc = ${INIT[op]};
-  for (var r = 0u; r < ${reduceCount}u; r++) {
-    ${offsetOf(red, 'r', 'offset')}
-    acc = ${COMBINE[op]('acc', 'x[base + offset]')};
+  // Blocks of ~√n: rounding error grows with √n rather than n, close to a tree's.
+  for (var start = 0u; start < ${reduceCount}u; start += ${serialBlock}u) {
+    var block = ${INIT[op]};
+    for (var r = start; r < min(start + ${serialBlock}u, ${reduceCount}u); r++) {
+      ${offsetOf(red, 'r', 'offset')}
+      block = ${COMBINE[op]('block', 'x[base + offset]')};
+    }
+    acc = ${COMBINE[op]('acc', 'block')};
   }
   out[o] = acc${finish};
 }`
@@ -139,6 +155,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (lid == 0u && live) { out[o] = partial[0]${finish}; }
 }`,
   };
-  const workgroups: [number, number] = threads === 1 ? [Math.ceil(cols / 64), rows] : [cols, rows];
+  const workgroups: [number, number] = threads === 1 ? [Math.ceil(cols / serialWorkgroup), rows] : [cols, rows];
   return { program, workgroups };
 }

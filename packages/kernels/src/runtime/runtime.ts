@@ -10,6 +10,7 @@
 import { BufferPool, GpuBuffer, type PoolStats } from './buffer-pool';
 import { GpuDeviceLostError, GpuKernelError, GpuUsageError } from './errors';
 import { PipelineCache } from './pipeline-cache';
+import { KernelProfiler, type BatchQueries, type KernelTiming } from './profiler';
 import type { KernelProgram, Workgroups } from './program';
 
 export interface RuntimeOptions {
@@ -56,6 +57,8 @@ interface Batch {
   readonly deferredReleases: GpuBuffer[];
   uniformArena?: GpuBuffer;
   uniformBytes: number;
+  /** Timestamp queries of this batch's dispatches while profiling. */
+  queries?: BatchQueries;
 }
 
 const alignUp = (n: number, to: number) => Math.ceil(n / to) * to;
@@ -81,6 +84,7 @@ export class Runtime {
   private counters = { dispatches: 0, submits: 0, readbacks: 0 };
   /** Buffers allocated inside each active `guard` call, innermost last. */
   private readonly guardScopes: GpuBuffer[][] = [];
+  private profiler?: KernelProfiler;
 
   constructor(
     readonly device: GPUDevice,
@@ -233,10 +237,16 @@ export class Runtime {
       batch.uniformBytes = offset + alignUp(uniformBytes, this.uniformAlignment);
     }
     const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries, label: program.name });
+    if (batch.queries) {
+      // Profiling: a pass of its own, timed at both ends.
+      this.endPass(batch);
+      batch.pass = batch.encoder.beginComputePass(this.profiler!.passFor(batch.queries, program.name));
+    }
     batch.pass ??= batch.encoder.beginComputePass();
     batch.pass.setPipeline(cached.pipeline);
     batch.pass.setBindGroup(0, bindGroup);
     batch.pass.dispatchWorkgroups(x, y, z);
+    if (batch.queries) this.endPass(batch);
     buffers.forEach((b, i) => {
       b.lastBatch = batch.id;
       if (program.bindings[i] === 'read_write') b.producer = program.name;
@@ -276,8 +286,10 @@ export class Runtime {
       // Ordered before the submit below on the queue, so every dispatch sees its own slot.
       this.device.queue.writeBuffer(batch.uniformArena.gpu, 0, this.uniformStaging, 0, batch.uniformBytes);
     }
+    const timestamps = batch.queries && this.profiler?.resolve(batch.encoder, batch.queries);
     this.device.pushErrorScope('validation');
     this.device.queue.submit([batch.encoder.finish()]);
+    if (timestamps) this.profiler!.collect(batch.queries!, timestamps);
     const check: Promise<void> = this.device
       .popErrorScope()
       .then((error) => {
@@ -369,6 +381,27 @@ export class Runtime {
 
   // ------------------------------------------------------------------------------ inspection
 
+  /**
+   * Starts timing every dispatch on the GPU (needs the adapter's 'timestamp-query' feature).
+   * Work queued before the call is submitted untimed.
+   */
+  startProfiling(): void {
+    if (!this.features.has('timestamp-query')) {
+      throw new GpuUsageError(`profiling needs the 'timestamp-query' feature, which this adapter (${this.adapter.description}) does not offer`);
+    }
+    this.flush();
+    this.profiler = new KernelProfiler(this.device, this.maxDispatchesPerSubmit);
+  }
+
+  /** Stops profiling; resolves to GPU time per kernel, slowest first, once the timed work has run. */
+  async stopProfiling(): Promise<KernelTiming[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new GpuUsageError('stopProfiling: profiling was not started');
+    this.flush();
+    this.profiler = undefined;
+    return profiler.report();
+  }
+
   stats(): RuntimeStats {
     return {
       ...this.pool.snapshot(),
@@ -402,6 +435,7 @@ export class Runtime {
       kernels: new Set(),
       deferredReleases: [],
       uniformBytes: 0,
+      queries: this.profiler?.newBatch(),
     };
     return this.batch;
   }
