@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNode } from '@webgan/kernels/node';
-import { linear, memory, tensor, type Tensor } from '@webgan/core';
+import { linear, memory, sum, tensor, tidy, type Tensor } from '@webgan/core';
 import { discriminatorLoss, generatorLoss, LOSS_NAMES, type LossName } from '../../packages/gan/src/losses/adversarial';
 import { clipWeights, gradientPenalty, r1Penalty } from '../../packages/gan/src/losses/penalties';
 import { DcganDiscriminator, DcganGenerator } from '../../packages/gan/src/models/dcgan';
@@ -175,6 +175,49 @@ describe('models', () => {
     [z, labels, x, y].forEach((t) => t.dispose());
     G.dispose();
     D.dispose();
+    expect(memory().liveTensors).toBe(liveBefore);
+  });
+  it('projection discriminators add ⟨class vector, last features⟩ to the unconditional logit (MLP and DCGAN)', async () => {
+    const liveBefore = memory().liveTensors;
+    const rng = new Rng(77);
+    const labels = tensor(Int32Array.of(2, 0, 1, 2), [4]);
+    const mlp = new MlpDiscriminator({ inFeatures: 3, hidden: [5, 6], outputs: 1, numClasses: 3, conditioning: 'projection' });
+    const dcgan = new DcganDiscriminator({ channels: 1, imageSize: 28, width: 2, outputs: 1, norm: 'none', numClasses: 3, conditioning: 'projection' });
+    for (const [D, inputShape, head] of [[mlp, [4, 3], 1], [dcgan, [4, 1, 28, 28], 2]] as const) {
+      const keys = [...D.stateDict().keys()];
+      expect(keys).toContain('label_projection.weight');
+      expect(keys).not.toContain('label_embedding.weight');
+      const x = tensor(Float32Array.from({ length: inputShape.reduce((a, b) => a * b, 1) }, () => rng.normal()), [...inputShape]);
+      const out = D.forward(x, labels);
+      // The same net without labels, layer by layer, then the projection by hand on the host.
+      const { h, logit } = tidy(() => {
+        let h = x;
+        for (let i = 0; i < D.net.length - head; i++) h = D.net.at(i).forward(h);
+        let logit = h;
+        for (let i = D.net.length - head; i < D.net.length; i++) logit = D.net.at(i).forward(logit);
+        return { h, logit };
+      });
+      const [hv, lv, pv, ov] = await Promise.all([h.data(), logit.data(), D.projection!.tensor('weight').data(), out.data()]);
+      const features = hv.length / 4;
+      const classes = [2, 0, 1, 2];
+      for (let n = 0; n < 4; n++) {
+        let dot = 0;
+        for (let f = 0; f < features; f++) dot += hv[n * features + f] * pv[classes[n] * features + f];
+        expect(Math.abs(ov[n] - (lv[n] + dot))).toBeLessThan(1e-5 * (1 + Math.abs(lv[n]) + Math.abs(dot)));
+      }
+      // Gradients reach the class vectors of the labels used, and only those rows.
+      const total = sum(out);
+      total.backward();
+      total.dispose();
+      const g = await D.projection!.tensor('weight').grad!.data();
+      const rowNorm = (k: number) => g.slice(k * features, (k + 1) * features).reduce((a, b) => a + Math.abs(b), 0);
+      expect([0, 1, 2].map((k) => rowNorm(k) > 0)).toEqual([true, true, true]);
+      expect(() => D.forward(x)).toThrow(/conditional; pass labels/);
+      D.zeroGrad();
+      [x, out, h, logit].forEach((t) => t.dispose());
+      D.dispose();
+    }
+    labels.dispose();
     expect(memory().liveTensors).toBe(liveBefore);
   });
   it('minibatch std appends the mean per-feature standard deviation across the batch', async () => {

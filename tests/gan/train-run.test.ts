@@ -134,9 +134,14 @@ describe('losses and penalties train without errors and stay finite', () => {
     expect(critic.length).toBeGreaterThan(0);
     for (const [, values] of critic) for (const v of values) expect(Math.abs(v)).toBeLessThanOrEqual(0.01 + 1e-9);
   });
-  it('AC-GAN and PacGAN configurations run', async () => {
-    await runTraining({ config: tinyMnist({ conditional: 'acgan', steps: 2 }), out: join(root, 'acgan'), resume: false });
-    await runTraining({ config: tinyToy({ pac: 2, steps: 2 }), out: join(root, 'pac'), resume: false });
+  it('AC-GAN, projection-discriminator and PacGAN configurations run and are evaluated', async () => {
+    for (const conditional of ['acgan', 'projection'] as const) {
+      const summary = await runTraining({ config: tinyMnist({ conditional, steps: 2 }), out: join(root, conditional), resume: false });
+      expect(summary.conditional_accuracy as number).toBeGreaterThanOrEqual(0);
+      expect(summary.steps).toBe(2);
+    }
+    const pac = await runTraining({ config: tinyToy({ pac: 2, steps: 2 }), out: join(root, 'pac'), resume: false });
+    expect(pac.modes_total).toBe(8);
   });
 });
 

@@ -5,12 +5,15 @@
  *   G: z → convT 128 k7 → BN → ReLU → convT 64 k4 s2 p1 → BN → ReLU → convT C k4 s2 p1 → tanh
  *   D: conv 64 k4 s2 p1 → leaky → conv 128 k4 s2 p1 → norm → leaky → conv k7 → logit
  * 32 and 64 follow the paper's pattern (4×4 start, doubling per layer).
- * Conditional variants embed the label: into z for G, as an extra input channel for D (cGAN,
- * Mirza & Osindero 2014); AC-GAN's D (Odena et al. 2017) outputs class logits beside its logit.
+ * Conditional variants embed the label: into z for G; for D as an extra input channel (cGAN,
+ * Mirza & Osindero 2014) or by projection (Miyato & Koyama 2018: the logit gains
+ * ⟨embed(y), φ(x)⟩ with φ(x) the features under the last layer); AC-GAN's D (Odena et al. 2017)
+ * outputs class logits beside its logit.
  */
 import { concat, reshape, tidy, type Tensor } from '@webgan/core';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Flatten, LayerNorm, LeakyReLU, Module, ReLU, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
+import { projectLabels, projectionEmbedding } from './projection';
 
 export type ImageSize = 28 | 32 | 64;
 export const IMAGE_SIZES: readonly ImageSize[] = [28, 32, 64];
@@ -78,17 +81,20 @@ export interface DcganDiscriminatorOptions {
   norm: 'batch' | 'layer' | 'none';
   spectralNorm?: boolean;
   minibatchStd?: boolean;
-  /** cGAN: the label's embedding enters as an extra image channel. */
+  /** Conditional D: the label's embedding enters as an extra image channel ('channel', cGAN) or by projection. */
   numClasses?: number;
+  conditioning?: 'channel' | 'projection';
 }
 
 export class DcganDiscriminator extends Module {
   readonly net: Sequential;
   readonly embed: Embedding | null;
+  readonly projection: Embedding | null;
   constructor(readonly options: DcganDiscriminatorOptions) {
     super();
     const { channels, imageSize, width, outputs, numClasses } = options;
-    this.embed = numClasses ? this.registerModule('label_embedding', new Embedding(numClasses, imageSize * imageSize)) : null;
+    const projected = Boolean(numClasses) && options.conditioning === 'projection';
+    this.embed = numClasses && !projected ? this.registerModule('label_embedding', new Embedding(numClasses, imageSize * imageSize)) : null;
     const sn = <M extends Module>(m: M): M => (options.spectralNorm ? spectralNorm(m) : m);
     const norm = (c: number, size: number): Module[] => (options.norm === 'batch' ? [new BatchNorm2d(c)] : options.norm === 'layer' ? [new LayerNorm([c, size, size])] : []);
     const down = (cin: number, cout: number, outSize: number, normed: boolean): Module[] => [
@@ -96,7 +102,7 @@ export class DcganDiscriminator extends Module {
       ...(normed ? norm(cout, outSize) : []),
       new LeakyReLU(0.2),
     ];
-    const cin = channels + (numClasses ? 1 : 0);
+    const cin = channels + (this.embed ? 1 : 0);
     const layers: Module[] = [];
     let size: number;
     let w: number;
@@ -121,12 +127,15 @@ export class DcganDiscriminator extends Module {
     }
     layers.push(sn(new Conv2d(w, outputs, size)), new Flatten());
     this.net = this.registerModule('main', new Sequential(...layers));
+    // One vector per class against the flattened features the last conv sees.
+    this.projection = projected ? this.registerModule('label_projection', projectionEmbedding(numClasses!, w * size * size)) : null;
   }
   /** images [N, C, S, S] (and labels when conditional) → [N, outputs]. */
   forward(x: Tensor, labels?: Tensor): Tensor {
-    if (!this.embed) return this.net.forward(x);
+    if (!this.embed && !this.projection) return this.net.forward(x);
     if (!labels) throw new Error('DcganDiscriminator: this discriminator is conditional; pass labels');
     return tidy(() => {
+      if (this.projection) return projectLabels(this.net, 2, this.projection, x, labels);
       const s = this.options.imageSize;
       const plane = reshape(this.embed!.forward(labels), [x.shape[0], 1, s, s]);
       return this.net.forward(concat([x, plane], 1));

@@ -5,6 +5,7 @@
 import { concat, tidy, type Tensor } from '@webgan/core';
 import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
+import { projectLabels, projectionEmbedding } from './projection';
 
 /** A conditional model's label embedding (width min(classes, 16)), registered as label_embedding. */
 function labelEmbedding(module: Module, numClasses?: number): { embed: Embedding | null; embedDim: number } {
@@ -63,8 +64,9 @@ export interface MlpDiscriminatorOptions {
   outputs: number;
   spectralNorm?: boolean;
   minibatchStd?: boolean;
-  /** Conditional (projection-free cGAN): the label embedding is concatenated to the input. */
+  /** Conditional: the label embedding is concatenated to the input ('input', cGAN) or projected onto the last hidden features. */
   numClasses?: number;
+  conditioning?: 'input' | 'projection';
   /** LayerNorm after hidden layers (twice differentiable, so fine under a gradient penalty). */
   norm?: 'none' | 'layer';
 }
@@ -72,9 +74,11 @@ export interface MlpDiscriminatorOptions {
 export class MlpDiscriminator extends Module {
   readonly net: Sequential;
   readonly embed: Embedding | null;
+  readonly projection: Embedding | null;
   constructor(readonly options: MlpDiscriminatorOptions) {
     super();
-    const { embed, embedDim } = labelEmbedding(this, options.numClasses);
+    const projected = options.conditioning === 'projection';
+    const { embed, embedDim } = labelEmbedding(this, projected ? undefined : options.numClasses);
     this.embed = embed;
     const sn = <M extends Module>(m: M): M => (options.spectralNorm ? spectralNorm(m) : m);
     const layers: Module[] = [];
@@ -91,8 +95,11 @@ export class MlpDiscriminator extends Module {
     });
     layers.push(sn(new Linear(width, options.outputs)));
     this.net = this.registerModule('main', new Sequential(...layers));
+    this.projection = projected && options.numClasses ? this.registerModule('label_projection', projectionEmbedding(options.numClasses, width)) : null;
   }
   forward(x: Tensor, labels?: Tensor): Tensor {
-    return forwardWithLabels('MlpDiscriminator: this discriminator', this.net, this.embed, x, labels);
+    if (!this.projection) return forwardWithLabels('MlpDiscriminator: this discriminator', this.net, this.embed, x, labels);
+    if (!labels) throw new Error('MlpDiscriminator: this discriminator is conditional; pass labels');
+    return tidy(() => projectLabels(this.net, 1, this.projection!, x, labels));
   }
 }

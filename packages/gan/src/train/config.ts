@@ -9,8 +9,12 @@ export interface TrainConfig {
   /** 'ring8' | 'grid25' | 'mnist' (bundled) | a path to an IDX images file or a folder of PNGs. */
   data: string;
   model: 'mlp' | 'dcgan';
-  /** none, cGAN (label embedded into G and D) or AC-GAN (D also classifies). */
-  conditional: 'none' | 'cgan' | 'acgan';
+  /**
+   * none; cGAN (label embedded into G's input and D's input); projection (G as cGAN, D's logit
+   * gains the inner product of a class embedding with its last features: Miyato & Koyama 2018);
+   * or AC-GAN (D also classifies).
+   */
+  conditional: 'none' | 'cgan' | 'projection' | 'acgan';
   loss: LossName;
   /** Critic regulariser: none, WGAN weight clipping, WGAN-GP gradient penalty, or R1. */
   penalty: 'none' | 'clip' | 'gp' | 'r1';
@@ -156,7 +160,7 @@ export function validateConfig(c: TrainConfig): void {
   (['lrG', 'lrD', 'penaltyWeight', 'clipValue'] as const).forEach(posNum);
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) fail('seed', 'must be a non-negative integer', c.seed);
   if (!['mlp', 'dcgan'].includes(c.model)) fail('model', "must be 'mlp' or 'dcgan'", c.model);
-  if (!['none', 'cgan', 'acgan'].includes(c.conditional)) fail('conditional', "must be 'none', 'cgan' or 'acgan'", c.conditional);
+  if (!['none', 'cgan', 'projection', 'acgan'].includes(c.conditional)) fail('conditional', "must be 'none', 'cgan', 'projection' or 'acgan'", c.conditional);
   if (!LOSS_NAMES.includes(c.loss)) fail('loss', `must be one of ${LOSS_NAMES.join(', ')}`, c.loss);
   if (!['none', 'clip', 'gp', 'r1'].includes(c.penalty)) fail('penalty', "must be 'none', 'clip', 'gp' or 'r1'", c.penalty);
   if (!['batch', 'none'].includes(c.gNorm)) fail('gNorm', "must be 'batch' or 'none'", c.gNorm);

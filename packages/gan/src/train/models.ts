@@ -18,14 +18,15 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
   if (conditional && !data.labels) throw new Error(`config: conditional '${config.conditional}' needs labelled data; ${data.name} has no labels`);
   const numClasses = conditional ? data.numClasses : 0;
   const outputs = config.conditional === 'acgan' ? 1 + numClasses : 1;
-  const dClasses = config.conditional === 'cgan' ? numClasses : undefined;
+  const dClasses = config.conditional === 'cgan' || config.conditional === 'projection' ? numClasses : undefined;
+  const projection = config.conditional === 'projection';
   const gClasses = conditional ? numClasses : undefined;
   const features = data.sampleShape.reduce((a, b) => a * b, 1);
   if (config.model === 'mlp') {
     const generator = new MlpGenerator({ latentDim: config.latentDim, hidden: config.gHidden, outFeatures: features, output: data.kind === 'image' ? 'tanh' : 'linear', numClasses: gClasses, norm: config.gNorm });
     const discriminator = new MlpDiscriminator({
       inFeatures: features * config.pac, hidden: config.dHidden, outputs, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
-      norm: config.dNorm === 'layer' ? 'layer' : 'none',
+      norm: config.dNorm === 'layer' ? 'layer' : 'none', conditioning: projection ? 'projection' : 'input',
     });
     return { generator, discriminator, conditional, numClasses };
   }
@@ -36,6 +37,7 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
   const generator = new DcganGenerator({ latentDim: config.latentDim, channels, imageSize, width: config.width, numClasses: gClasses });
   const discriminator = new DcganDiscriminator({
     channels: channels * config.pac, imageSize, width: config.width, outputs, norm: config.dNorm, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
+    conditioning: projection ? 'projection' : 'channel',
   });
   // The DCGAN paper's initialisation.
   init.dcganInit_(generator);

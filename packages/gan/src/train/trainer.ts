@@ -85,7 +85,7 @@ export class GanTrainer {
       const pac = this.config.pac;
       return tidy(() => D.forward(reshape(x, [x.shape[0] / pac, x.shape[1] * pac, ...x.shape.slice(2)])));
     }
-    return labels && this.config.conditional === 'cgan' ? D.forward(x, labels) : D.forward(x);
+    return labels && this.config.conditional !== 'acgan' ? D.forward(x, labels) : D.forward(x);
   }
 
   /** Splits AC-GAN outputs into the adversarial logit [N,1] and class logits [N,K]. */
