@@ -183,7 +183,7 @@ describe('models', () => {
     const labels = tensor(Int32Array.of(2, 0, 1, 2), [4]);
     const mlp = new MlpDiscriminator({ inFeatures: 3, hidden: [5, 6], outputs: 1, numClasses: 3, conditioning: 'projection' });
     const dcgan = new DcganDiscriminator({ channels: 1, imageSize: 28, width: 2, outputs: 1, norm: 'none', numClasses: 3, conditioning: 'projection' });
-    for (const [D, inputShape, head] of [[mlp, [4, 3], 1], [dcgan, [4, 1, 28, 28], 2]] as const) {
+    for (const [D, inputShape, head] of [[mlp, [4, 3], 1], [dcgan, [4, 1, 28, 28], 2]] as [MlpDiscriminator | DcganDiscriminator, number[], number][]) {
       const keys = [...D.stateDict().keys()];
       expect(keys).toContain('label_projection.weight');
       expect(keys).not.toContain('label_embedding.weight');
@@ -209,8 +209,8 @@ describe('models', () => {
       const total = sum(out);
       total.backward();
       total.dispose();
-      const g = await D.projection!.tensor('weight').grad!.data();
-      const rowNorm = (k: number) => g.slice(k * features, (k + 1) * features).reduce((a, b) => a + Math.abs(b), 0);
+      const g = (await D.projection!.tensor('weight').grad!.data()) as Float32Array;
+      const rowNorm = (k: number) => g.slice(k * features, (k + 1) * features).reduce((a: number, b: number) => a + Math.abs(b), 0);
       expect([0, 1, 2].map((k) => rowNorm(k) > 0)).toEqual([true, true, true]);
       expect(() => D.forward(x)).toThrow(/conditional; pass labels/);
       D.zeroGrad();

@@ -134,12 +134,16 @@ describe('losses and penalties train without errors and stay finite', () => {
     expect(critic.length).toBeGreaterThan(0);
     for (const [, values] of critic) for (const v of values) expect(Math.abs(v)).toBeLessThanOrEqual(0.01 + 1e-9);
   });
-  it('AC-GAN, projection-discriminator and PacGAN configurations run and are evaluated', async () => {
+  it('AC-GAN, projection-discriminator, MLP-on-images and PacGAN configurations run and are evaluated', async () => {
     for (const conditional of ['acgan', 'projection'] as const) {
       const summary = await runTraining({ config: tinyMnist({ conditional, steps: 2 }), out: join(root, conditional), resume: false });
       expect(summary.conditional_accuracy as number).toBeGreaterThanOrEqual(0);
       expect(summary.steps).toBe(2);
     }
+    // An MLP on images: D flattens [N, 1, 28, 28], G's 784 outputs are shaped back into images.
+    const mlp = await runTraining({ config: tinyMnist({ model: 'mlp', gHidden: [16], dHidden: [16], steps: 2 }), out: join(root, 'mnist-mlp'), resume: false });
+    expect(mlp.classes_covered as number).toBeGreaterThanOrEqual(0);
+    expect(existsSync(join(root, 'mnist-mlp', 'samples', 'step-000002.png'))).toBe(true);
     const pac = await runTraining({ config: tinyToy({ pac: 2, steps: 2 }), out: join(root, 'pac'), resume: false });
     expect(pac.modes_total).toBe(8);
   });

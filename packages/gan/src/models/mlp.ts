@@ -2,7 +2,7 @@
  * MLP generator and discriminator (Goodfellow et al. 2014's setting): fully connected layers with
  * leaky ReLU; the generator ends in tanh for images in [−1, 1] or is linear for 2D toy data.
  */
-import { concat, tidy, type Tensor } from '@webgan/core';
+import { concat, reshape, tidy, type Tensor } from '@webgan/core';
 import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
 import { projectLabels, projectionEmbedding } from './projection';
@@ -31,6 +31,8 @@ export interface MlpGeneratorOptions {
   numClasses?: number;
   /** BatchNorm after each hidden layer (as in PacGAN's toy generator). */
   norm?: 'none' | 'batch';
+  /** Per-sample output shape (e.g. [1, 28, 28] for images); default [outFeatures]. */
+  sampleShape?: number[];
 }
 
 export class MlpGenerator extends Module {
@@ -53,7 +55,9 @@ export class MlpGenerator extends Module {
     this.net = this.registerModule('main', new Sequential(...layers));
   }
   forward(z: Tensor, labels?: Tensor): Tensor {
-    return forwardWithLabels('MlpGenerator: this generator', this.net, this.embed, z, labels);
+    const shape = this.options.sampleShape;
+    if (!shape || shape.length === 1) return forwardWithLabels('MlpGenerator: this generator', this.net, this.embed, z, labels);
+    return tidy(() => reshape(forwardWithLabels('MlpGenerator: this generator', this.net, this.embed, z, labels), [z.shape[0], ...shape]));
   }
 }
 
@@ -97,7 +101,9 @@ export class MlpDiscriminator extends Module {
     this.net = this.registerModule('main', new Sequential(...layers));
     this.projection = projected && options.numClasses ? this.registerModule('label_projection', projectionEmbedding(options.numClasses, width)) : null;
   }
+  /** x [N, inFeatures], or [N, ...] with that many values per sample (images are flattened). */
   forward(x: Tensor, labels?: Tensor): Tensor {
+    if (x.rank > 2) return tidy(() => this.forward(reshape(x, [x.shape[0], x.size / x.shape[0]]), labels));
     if (!this.projection) return forwardWithLabels('MlpDiscriminator: this discriminator', this.net, this.embed, x, labels);
     if (!labels) throw new Error('MlpDiscriminator: this discriminator is conditional; pass labels');
     return tidy(() => projectLabels(this.net, 1, this.projection!, x, labels));

@@ -23,7 +23,7 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
   const gClasses = conditional ? numClasses : undefined;
   const features = data.sampleShape.reduce((a, b) => a * b, 1);
   if (config.model === 'mlp') {
-    const generator = new MlpGenerator({ latentDim: config.latentDim, hidden: config.gHidden, outFeatures: features, output: data.kind === 'image' ? 'tanh' : 'linear', numClasses: gClasses, norm: config.gNorm });
+    const generator = new MlpGenerator({ latentDim: config.latentDim, hidden: config.gHidden, outFeatures: features, output: data.kind === 'image' ? 'tanh' : 'linear', numClasses: gClasses, norm: config.gNorm, sampleShape: data.sampleShape });
     const discriminator = new MlpDiscriminator({
       inFeatures: features * config.pac, hidden: config.dHidden, outputs, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
       norm: config.dNorm === 'layer' ? 'layer' : 'none', conditioning: projection ? 'projection' : 'input',
