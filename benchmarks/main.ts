@@ -1,12 +1,15 @@
 /**
  * `pnpm bench [suite] [flags]`: ours vs TensorFlow.js on the same adapter.
  *   kernels   single kernels (matmul, conv passes, batchnorm, leaky ReLU)
+ *   train     one GAN training step (D + G) of an MLP GAN and the 28 px DCGAN
  *   (none)    every suite
  */
 import { kernelBenchmark } from './kernels';
+import { trainBenchmark } from './train';
 
 const SUITES: Record<string, (args: string[]) => Promise<number>> = {
   kernels: kernelBenchmark,
+  train: trainBenchmark,
 };
 
 async function main(argv: string[]): Promise<number> {
