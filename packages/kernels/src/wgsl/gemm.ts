@@ -23,6 +23,14 @@ export interface RegisterGemmTiling {
   /** Multiple of 4. */
   colsPerThread: number;
   workgroupSize: number;
+  /**
+   * What consecutive invocations (SIMD lanes on a CPU) step along. 'rows' (default): each lane
+   * its own rows, the column block from the workgroup id, so B loads are uniform and A loads
+   * vary per lane. 'cols': the rows come from the workgroup id, so A loads (and an im2col tap's
+   * address arithmetic) are uniform, and lanes take consecutive groups of 4 columns; a lane's
+   * colsPerThread / 4 column groups lie workgroupSize groups apart.
+   */
+  lanes?: 'rows' | 'cols';
 }
 
 /**
@@ -50,7 +58,7 @@ export function tilingLabel(t: GemmTiling): string {
   if (t.kind === 'workgroup-memory') {
     return `workgroup-memory ${t.workgroupSize / t.workgroupCols}x${t.workgroupCols} threads of ${t.rowsPerThread}x${t.colsPerThread}, k${t.kTile}`;
   }
-  return `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`;
+  return `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}${t.lanes === 'cols' ? ' lanes-cols' : ''}`;
 }
 
 /** Why `tiling` cannot be used (tuning files may hold anything), or undefined when it can. */
@@ -60,6 +68,7 @@ export function gemmTilingError(tiling: GemmTiling): string | undefined {
   if (TN % 4 !== 0) return `colsPerThread ${TN} is not a multiple of 4`;
   if (tiling.kind === 'workgroup-memory') return workgroupTilingError(tiling);
   if (tiling.kind !== undefined && tiling.kind !== 'registers') return `unknown kind ${JSON.stringify(tiling.kind)}`;
+  if (tiling.lanes !== undefined && tiling.lanes !== 'rows' && tiling.lanes !== 'cols') return `unknown lanes ${JSON.stringify(tiling.lanes)}`;
   return undefined;
 }
 
@@ -172,30 +181,35 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTiling): GemmMainLoop {
   const { rowsPerThread: TM, colsPerThread: TN, workgroupSize: WG } = tiling;
   const vecs = TN / 4;
-  const rowsPerGroup = WG * TM;
+  const lanesAlongCols = tiling.lanes === 'cols';
   const fmas = range(TM).flatMap((i) => range(vecs).map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`)).join('\n      ');
+  // Row i and the first column of vec4 j of this invocation.
+  const rowOf = (i: number) => (lanesAlongCols ? `wid.x * ${TM}u + ${i}u` : `wid.x * ${WG * TM}u + ${i * WG}u + lane`);
+  const colOf = (j: number) => (lanesAlongCols ? `(wid.y * ${WG * TN}u + ${4 * j * WG}u + 4u * lane)` : `(col0 + ${4 * j}u)`);
   const body = `
   let col0 = wid.y * ${TN}u;
-  ${range(TM).map((i) => `let rowRaw${i} = wid.x * ${rowsPerGroup}u + ${i * WG}u + lane;
+  ${range(TM).map((i) => `let rowRaw${i} = ${rowOf(i)};
   let row${i} = min(rowRaw${i}, ${problem.rows - 1}u);
   ${problem.rowSetup(i)}`).join('\n  ')}
   ${range(TM).flatMap((i) => range(vecs).map((j) => `var acc${i}_${j} = vec4f(0.0);`)).join('\n  ')}
     ${problem.kLoopOpen(TM)}
       ${problem.rowInner ? range(TM).map((i) => problem.rowInner!(i)).join('\n      ') : ''}
       ${range(TM).map((i) => `let a${i} = vec4f(${problem.a(i)});`).join('\n      ')}
-      ${range(vecs).map((j) => `let b${j} = ${problem.b(`(col0 + ${4 * j}u)`)};`).join('\n      ')}
+      ${range(vecs).map((j) => `let b${j} = ${problem.b(colOf(j))};`).join('\n      ')}
       ${fmas}
     ${problem.kLoopClose}`;
   return {
     workgroupSize: WG,
-    workgroups: [Math.ceil(problem.rows / rowsPerGroup), Math.ceil(problem.cols / TN), problem.batch],
+    workgroups: lanesAlongCols
+      ? [Math.ceil(problem.rows / TM), Math.ceil(problem.cols / (TN * WG)), problem.batch]
+      : [Math.ceil(problem.rows / (WG * TM)), Math.ceil(problem.cols / TN), problem.batch],
     loopBounds: problem.loopBounds,
     declarations: '',
     body,
     rowsPerThread: TM,
     colsPerThread: TN,
     row: (i) => `rowRaw${i}`,
-    col: (j) => `(col0 + ${4 * j}u)`,
+    col: colOf,
   };
 }
 
