@@ -12,7 +12,7 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { initNode, tuneGemms } from '@webgan/kernels/node';
+import { initNode } from '@webgan/kernels/node';
 import { bundledMnistData } from '../packages/gan/src/train/data-source';
 import { GanTrainer } from '../packages/gan/src/train/trainer';
 import { cpuInfo } from './lib/machine';
@@ -66,18 +66,14 @@ export async function trainBenchmark(args: string[]): Promise<number> {
   const profiles: Record<string, unknown> = {};
 
   if (options.backends.includes('ours')) {
-    const rt = await initNode({ tuningFile: join(BENCHMARKS_DIR, 'results', 'gemm-tuning.json') });
+    // As `webgan train` runs on a fresh machine: heuristic GEMM tilings, no tuning file.
+    const rt = await initNode({ tuningFile: false });
     Object.assign(adapter, rt.adapter);
     for (const model of options.models) {
       try {
         const trainer = new GanTrainer(ourConfig(model), bundledMnistData());
         const step = () => trainer.trainStep();
         const done = (l: ReturnType<typeof step>) => { l.d.dispose(); l.g.dispose(); l.penalty?.dispose(); };
-        // As a training run does: one step, then time the GEMM tilings of the problems it met.
-        done(step());
-        const tuneStart = performance.now();
-        const tuned = await tuneGemms(rt);
-        if (tuned.length > 0) console.log(`  ours        ${model.padEnd(12)} tuned ${tuned.length} GEMM problems in ${((performance.now() - tuneStart) / 1000).toFixed(1)} s`);
         const { measurement, last } = await measure(step, () => rt.sync(), done, { warmup: options.warmup, runs: options.runs });
         done(last);
         set(model, 'ours', cell(measurement));
