@@ -106,8 +106,8 @@ const BASE: TrainConfig = {
  * modes balanced (KL 0.07 at 6,000 steps) where minibatch std cost a third of the step time for no
  * gain in precision, PacGAN packing lowered precision, and neither 2 critic steps nor TTUR
  * (lr_D 2e-3, lr_G 5e-4) helped. Precision grows with steps (high-quality fraction 0.78 at
- * 6,000, 0.84 at 12,000, 407 s): what remains are samples on the straight segments between
- * neighbouring modes.
+ * 6,000, 0.84 at 12,000) and with the generator's depth: the misses are samples on the straight
+ * segments between neighbouring modes, where the generator's piecewise-linear map turns.
  */
 const TOY: Partial<TrainConfig> = {
   model: 'mlp',
@@ -127,7 +127,10 @@ const TOY: Partial<TrainConfig> = {
 };
 
 export const PRESETS: Record<string, Partial<TrainConfig>> = {
-  ring8: { ...TOY, data: 'ring8', steps: 12000, lrDecaySteps: 12000 },
+  // A deeper generator makes sharper jumps between modes: at 12,000 steps 5 hidden layers reached a
+  // high-quality fraction of 0.939 where 3 reached 0.844 and 4 reached 0.888; 10,000 steps keep
+  // the run (20 steps/s here) inside 10 minutes.
+  ring8: { ...TOY, data: 'ring8', gHidden: [128, 128, 128, 128, 128], steps: 10000, lrDecaySteps: 10000 },
   grid25: { ...TOY, data: 'grid25', steps: 6000, lrDecaySteps: 6000 },
   'mnist-mlp': { data: 'mnist', model: 'mlp', steps: 3000, batchSize: 64, latentDim: 64, emaDecay: 0.999 },
   // Sized for a 2-core CPU running lavapipe: about 5 minutes of training for the DCGAN presets.
