@@ -6,7 +6,7 @@
  * A step is one discriminator step then one generator step, batch 64, non-saturating loss with
  * logits (softplus form of BCE), Adam lr 2e-4, β (0.5, 0.999), as in the DCGAN paper.
  */
-import type { Tensor, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { presetConfig, type TrainConfig } from '../packages/gan/src/train/config';
 import type { Tf } from './lib/tfjs';
 
@@ -148,8 +148,8 @@ export function tfTrainStep(tf: Tf, gan: TfGan, optD: ReturnType<Tf['train']['ad
       // BCE with logits, non-saturating: softplus(−D(x)) on real, softplus(D(G(z))) on fake.
       const lossReal = tf.mean(tf.softplus(tf.neg(gan.discriminate(x))));
       const lossFake = tf.mean(tf.softplus(gan.discriminate(fake)));
-      return tf.add(lossReal, lossFake) as Tensor as never;
+      return tf.add(lossReal, lossFake) as Scalar;
     }, false, gan.dVars);
-    optG.minimize(() => tf.mean(tf.softplus(tf.neg(gan.discriminate(gan.generate(tf.randomNormal([BATCH, LATENT])))))) as never, false, gan.gVars);
+    optG.minimize(() => tf.mean(tf.softplus(tf.neg(gan.discriminate(gan.generate(tf.randomNormal([BATCH, LATENT])))))) as Scalar, false, gan.gVars);
   });
 }

@@ -116,8 +116,6 @@ export async function trainBenchmark(args: string[]): Promise<number> {
           set(model, backend, { ms: null, error: 'skipped: minutes per step (--slow runs it)' });
           continue;
         }
-        tf.setBackend(name);
-        tf.randomNormal([1]).dispose();
         const gan = tfGan(tf, model);
         const optD = tf.train.adam(LR, BETAS[0], BETAS[1], 1e-8);
         const optG = tf.train.adam(LR, BETAS[0], BETAS[1], 1e-8);
