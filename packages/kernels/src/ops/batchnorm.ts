@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime';
 import { ACTIVATION_HELPERS, activationExpr, f32Literal, type Activation } from '../wgsl/activation';
 import { elementwiseProgram } from '../wgsl/elementwise-program';
 import { allocArray, assertFloat, formatShape, type DeviceArray, guarded } from './array';
+import { SERIAL_LIMIT_CPU, SERIAL_WORKGROUP_CPU } from './reduce';
 
 const WORKGROUP = 256;
 
@@ -44,11 +45,9 @@ const channelOf = (l: Layout) => (l.spatial === 1 ? `i % ${l.C}u` : `(i / ${l.sp
  * How a per-channel reduction is split. On GPUs, one workgroup per channel with a tree in
  * workgroup memory. On CPU adapters (lavapipe) workgroup barriers are expensive — a workgroup runs
  * as one thread that switches between its invocations at every barrier — so channels of up to
- * SERIAL_CHANNEL_LIMIT values are summed by one invocation each, eight channels to a workgroup
+ * SERIAL_LIMIT_CPU values are summed by one invocation each, eight channels to a workgroup
  * (one AVX2 vector of lanes): for a [256, 128] activation this is ~100× faster there.
  */
-const SERIAL_CHANNEL_LIMIT = 4096;
-const SERIAL_WORKGROUP = 8;
 
 interface ChannelReduction {
   serial: boolean;
@@ -63,10 +62,10 @@ interface ChannelReduction {
 }
 
 function channelReduction(runtime: Runtime, l: Layout): ChannelReduction {
-  if (runtime.adapter.isFallbackAdapter && l.count <= SERIAL_CHANNEL_LIMIT) {
+  if (runtime.adapter.isFallbackAdapter && l.count <= SERIAL_LIMIT_CPU) {
     return {
       serial: true,
-      entry: `@compute @workgroup_size(${SERIAL_WORKGROUP})
+      entry: `@compute @workgroup_size(${SERIAL_WORKGROUP_CPU})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= ${l.C}u) { return; }
@@ -74,7 +73,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       total: (total, value) => `let ${total} = ${value};`,
       first: '0u',
       stride: 1,
-      workgroups: Math.ceil(l.C / SERIAL_WORKGROUP),
+      workgroups: Math.ceil(l.C / SERIAL_WORKGROUP_CPU),
     };
   }
   return {

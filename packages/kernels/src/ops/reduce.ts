@@ -24,8 +24,8 @@ const MANY_OUTPUTS = 2048;
  * invocation per output, eight outputs (one AVX2 vector of lanes) to a workgroup: a bias gradient
  * (sum over 256 rows of [256, 128]) went from ~1 ms to a few µs.
  */
-const SERIAL_LIMIT_CPU = 4096;
-const SERIAL_WORKGROUP_CPU = 8;
+export const SERIAL_LIMIT_CPU = 4096;
+export const SERIAL_WORKGROUP_CPU = 8;
 const SERIAL_WORKGROUP = 64;
 const TREE_WORKGROUP = 256;
 const MAX_GROUPS = 65535;
