@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { initNode } from '@webgan/kernels/node';
-import { bundledMnistData } from '../packages/gan/src/train/data-source';
+import { bundledMnistData } from '../packages/gan/src/train/load-data';
 import { GanTrainer } from '../packages/gan/src/train/trainer';
 import { cpuInfo } from './lib/machine';
 import { BENCHMARKS_DIR, WORKSPACE_ROOT } from './lib/paths';

@@ -9,7 +9,7 @@ const entries = {
   kernels: { 'index': 'neutral', 'node': 'node' },
   core: { 'index': 'neutral' },
   nn: { 'index': 'neutral' },
-  gan: { 'index': 'node', 'cli/main': 'node' },
+  gan: { 'index': 'neutral', 'node': 'node', 'cli/main': 'node' },
 };
 const started = performance.now();
 for (const [pkg, files] of Object.entries(entries)) {
@@ -22,7 +22,7 @@ for (const [pkg, files] of Object.entries(entries)) {
       platform,
       target: 'es2022',
       sourcemap: true,
-      external: ['@webgan/*', 'webgpu', 'mnist', 'node:*'],
+      external: ['@webgan/*', 'webgpu', 'mnist', 'esbuild', 'node:*'],
       logLevel: 'warning',
     });
   }

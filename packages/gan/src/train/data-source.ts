@@ -5,7 +5,7 @@
  * sampler state to save.
  */
 import { tensor, type Tensor } from '@webgan/core';
-import { bundledMnistSplit } from '../data/mnist';
+import type { DigitSet } from '../data/digits';
 import { seededPermutation } from '../data/shuffle';
 import { grid25Modes, ring8Modes, sampleMixture } from '../metrics/modes2d';
 import { mulberry32 } from '../data/shuffle';
@@ -32,8 +32,8 @@ export function toyData(name: 'ring8' | 'grid25', seed: number): DataSource {
   return { name, kind: '2d', sampleShape: [2], count: TOY_POOL_SIZE, values, labels: null, numClasses: 0 };
 }
 
-export function bundledMnistData(): DataSource {
-  const { train } = bundledMnistSplit();
+/** MNIST digits as GAN training data: pixels scaled to [−1, 1], labels kept. */
+export function mnistData(train: DigitSet): DataSource {
   const values = train.images.map((v) => v * 2 - 1);
   return { name: 'mnist', kind: 'image', sampleShape: [1, 28, 28], count: train.count, values, labels: train.labels, numClasses: 10 };
 }

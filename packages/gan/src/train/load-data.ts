@@ -3,7 +3,13 @@ import { statSync } from 'node:fs';
 import { loadIdxImages } from '../data/idx';
 import { loadPngFolder } from '../data/image-folder';
 import type { TrainConfig } from './config';
-import { bundledMnistData, toyData, type DataSource } from './data-source';
+import { bundledMnistSplit } from '../data/mnist';
+import { mnistData, toyData, type DataSource } from './data-source';
+
+/** The bundled digits' 8,000-sample training split as GAN data. */
+export function bundledMnistData(): DataSource {
+  return mnistData(bundledMnistSplit().train);
+}
 
 export function loadData(config: TrainConfig): DataSource {
   const d = config.data;
