@@ -6,12 +6,14 @@ import { UsageError } from './flags';
 import { trainClassifierCommand } from './train-classifier';
 import { trainCommand } from './train';
 import { evalCommand, exportCommand, sampleCommand } from './generate';
+import { playgroundCommand } from './playground';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a GAN (presets ring8, grid25, mnist-mlp, mnist-dcgan, mnist-wgan-gp, mnist-cgan)', run: trainCommand },
   sample: { summary: 'write a PNG grid of samples from a run (--class K, --interpolate)', run: sampleCommand },
   eval: { summary: 'metrics of a run’s latest checkpoint', run: evalCommand },
   export: { summary: 'write N samples as PNG files or IDX (data augmentation)', run: exportCommand },
+  playground: { summary: 'serve the browser playground on localhost (live GAN training in WebGPU)', run: playgroundCommand },
   doctor: { summary: 'show the WebGPU adapter, its limits and features, and run a self-test', run: () => doctor() },
   'train-classifier': { summary: 'retrain the MNIST classifier the metrics use (writes its weights)', run: trainClassifierCommand },
 };
