@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 /** A page that records every console error and uncaught exception. */
-async function openPage(setup?: (page: Page) => Promise<void>): Promise<{ page: Page; errors: string[] }> {
+async function openPage(setup?: (page: Page) => Promise<unknown>): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   const errors: string[] = [];
   page.on('console', (message) => {
