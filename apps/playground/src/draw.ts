@@ -94,21 +94,30 @@ export function drawLosses(canvas: HTMLCanvasElement, history: readonly LossPoin
   ctx.fillText(`step ${first}`, pad.left, height - 6);
   const lastLabel = `step ${history[history.length - 1].step}`;
   ctx.fillText(lastLabel, width - pad.right - ctx.measureText(lastLabel).width, height - 6);
+  // Single-step losses are noisy: each curve is drawn faintly as read, and solid as an exponential
+  // moving average (weight 0.1 per point) so that the trend is visible.
   const line = (key: 'd' | 'g', color: string) => {
+    const raw = history.map((p) => p[key]);
+    let average = Number.NaN;
+    const smooth = raw.map((v) => (average = !Number.isFinite(v) ? Number.NaN : Number.isFinite(average) ? 0.9 * average + 0.1 * v : v));
     ctx.strokeStyle = color;
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    let pen = false;
-    for (const p of history) {
-      if (!Number.isFinite(p[key])) {
-        pen = false;
-        continue;
-      }
-      if (pen) ctx.lineTo(x(p.step), y(p[key]));
-      else ctx.moveTo(x(p.step), y(p[key]));
-      pen = true;
+    for (const [values, alpha, lineWidth] of [[raw, 0.25, 1], [smooth, 1, 1.75]] as const) {
+      ctx.globalAlpha = alpha;
+      ctx.lineWidth = lineWidth;
+      ctx.beginPath();
+      let pen = false;
+      values.forEach((v, i) => {
+        if (!Number.isFinite(v)) {
+          pen = false;
+          return;
+        }
+        if (pen) ctx.lineTo(x(history[i].step), y(v));
+        else ctx.moveTo(x(history[i].step), y(v));
+        pen = true;
+      });
+      ctx.stroke();
     }
-    ctx.stroke();
+    ctx.globalAlpha = 1;
   };
   line('d', '#1f5fbf');
   line('g', '#d9730d');
