@@ -5,6 +5,7 @@ export * from './reduce';
 export * from './layout';
 export * from './loss';
 export * from './optim';
+export * from './finite';
 export * from './rng';
 export * from './matmul';
 export * from './conv-geometry';
