@@ -11,7 +11,7 @@
  * dampening applied on the first step, ε inside the root) moves values by far more.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime } from '@webgan/kernels';
+import { getRuntime, nonFiniteFlag, readNonFiniteFlag } from '@webgan/kernels';
 import { initNode } from '@webgan/kernels/node';
 import { tensor, type Tensor } from '@webgan/core';
 import {
@@ -181,6 +181,32 @@ describe('optimizer mechanics', () => {
     const before = rt.stats().dispatches;
     opt.step();
     expect(rt.stats().dispatches - before).toBe(1);
+    opt.dispose();
+  });
+
+  it('checks the gradients it uses for NaN and infinity when asked, with one extra launch and no readback', async () => {
+    const rt = getRuntime();
+    const params = SHAPES.map((s) => tensor(new Float32Array(s.reduce((a, b) => a * b, 1)).fill(1), s, { requiresGrad: true }));
+    const opt = new Adam(params, { lr: 0.1 });
+    const flag = nonFiniteFlag(rt);
+    params.forEach((p) => setGrad(p, new Float64Array(p.size).fill(0.5)));
+    opt.step({ nonFinite: { flag, step: 1, what: 2 } });
+    const before = rt.stats();
+    opt.step({ nonFinite: { flag, step: 2, what: 2 } });
+    expect(rt.stats().dispatches - before.dispatches).toBe(2);
+    expect(rt.stats().readbacks - before.readbacks).toBe(0);
+    expect(await readNonFiniteFlag(rt, flag)).toBeNull();
+    // An infinity in the last element of the middle parameter; the first parameter has no gradient
+    // this step, so its (finite) stale slot must not matter either way.
+    const g = new Float64Array(params[1].size).fill(0.5);
+    g[g.length - 1] = Number.POSITIVE_INFINITY;
+    params[0].grad?.dispose();
+    params[0].grad = null;
+    setGrad(params[1], g);
+    opt.step({ nonFinite: { flag, step: 3, what: 2 } });
+    opt.step({ nonFinite: { flag, step: 4, what: 8 } });
+    expect(await readNonFiniteFlag(rt, flag)).toEqual({ step: 3, what: 2 | 8 });
+    rt.release(flag.buffer);
     opt.dispose();
   });
 

@@ -22,7 +22,7 @@ export { ReLU, LeakyReLU, Tanh, Sigmoid } from './layers/activation';
 export { Flatten, Unflatten } from './layers/reshape';
 export { spectralNorm, type SpectralNormOptions } from './spectral-norm';
 export * as init from './init';
-export { Optimizer, type OptimizerStateDict, type ParamGroup, type ParamGroupInput, type BaseHyper } from './optim/optimizer';
+export { Optimizer, type NonFiniteWatch, type OptimizerStateDict, type ParamGroup, type ParamGroupInput, type BaseHyper } from './optim/optimizer';
 export { SGD, type SgdOptions } from './optim/sgd';
 export { Adam, AdamW, type AdamOptions } from './optim/adam';
 export { RMSprop, type RmspropOptions } from './optim/rmsprop';

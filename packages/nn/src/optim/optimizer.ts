@@ -13,7 +13,7 @@
  * advance. Then the update runs once per contiguous run of parameters that have gradients.
  */
 import { Tensor, fromDeviceArray } from '@webgan/core';
-import { allocArray, fill, getRuntime, type DeviceArray, type OptimRange } from '@webgan/kernels';
+import { allocArray, fill, getRuntime, markNonFinite, type DeviceArray, type OptimRange } from '@webgan/kernels';
 import { hostArray, type HostArray } from '../host-array';
 import { isTensorValue, type StateValue } from '../module';
 
@@ -42,6 +42,13 @@ interface FlatGroup {
   state: Map<string, DeviceArray>;
   /** Steps taken by each parameter. */
   steps: number[];
+}
+
+/** Where and how an optimizer step reports non-finite gradients: the flag buffer, the step and the code to mark. */
+export interface NonFiniteWatch {
+  flag: DeviceArray;
+  step: number;
+  what: number;
 }
 
 export abstract class Optimizer<H extends BaseHyper> {
@@ -83,8 +90,12 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Reads back hyper-parameters saved by groupHyper. */
   protected abstract hyperFromSaved(saved: Record<string, unknown>): Partial<H>;
 
-  /** One update of every parameter that has a gradient. */
-  step(): void {
+  /**
+   * One update of every parameter that has a gradient. With `nonFinite`, the gradients used are
+   * also checked on the GPU: any NaN or infinity marks the flag (see markNonFinite), nothing is
+   * read back.
+   */
+  step(options: { nonFinite?: NonFiniteWatch } = {}): void {
     this.checkUsable('step');
     const runtime = getRuntime();
     this.paramGroups.forEach((group, gi) => {
@@ -118,6 +129,8 @@ export abstract class Optimizer<H extends BaseHyper> {
         while (j < group.params.length && has[j] && flat.steps[j] === flat.steps[i]) j++;
         const offset = flat.offsets[i];
         const end = j < group.params.length ? flat.offsets[j] : flat.total;
+        const watch = options.nonFinite;
+        if (watch) markNonFinite(runtime, flat.grads, watch.flag, watch.step, watch.what, { offset, count: end - offset });
         this.update(group, flat, { offset, count: end - offset }, flat.steps[i] + 1);
         for (let k = i; k < j; k++) flat.steps[k]++;
         i = j;
