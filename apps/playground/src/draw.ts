@@ -98,8 +98,20 @@ export function drawLosses(canvas: HTMLCanvasElement, history: readonly LossPoin
   // moving average (weight 0.1 per point) so that the trend is visible.
   const line = (key: 'd' | 'g', color: string) => {
     const raw = history.map((p) => p[key]);
-    let average = Number.NaN;
-    const smooth = raw.map((v) => (average = !Number.isFinite(v) ? Number.NaN : Number.isFinite(average) ? 0.9 * average + 0.1 * v : v));
+    // Bias-corrected (as Adam's moments): without the correction the first points would drag
+    // the curve toward the start for dozens of points.
+    let sum = 0;
+    let weight = 0;
+    const smooth = raw.map((v) => {
+      if (!Number.isFinite(v)) {
+        sum = 0;
+        weight = 0;
+        return Number.NaN;
+      }
+      sum = 0.9 * sum + 0.1 * v;
+      weight = 0.9 * weight + 0.1;
+      return sum / weight;
+    });
     ctx.strokeStyle = color;
     for (const [values, alpha, lineWidth] of [[raw, 0.25, 1], [smooth, 1, 1.75]] as const) {
       ctx.globalAlpha = alpha;
