@@ -62,6 +62,12 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Samples drawn for the final evaluation. */
   evalSamples: number;
+  /**
+   * A NaN or infinity in a loss or gradient (checked on the GPU every step, read at each log and
+   * before each checkpoint): stop with a message naming the step, or roll back to the last good
+   * checkpoint with both learning rates halved.
+   */
+  onNan: 'stop' | 'rollback';
 }
 
 const BASE: TrainConfig = {
@@ -99,6 +105,7 @@ const BASE: TrainConfig = {
   sampleEvery: 500,
   checkpointEvery: 500,
   evalSamples: 2000,
+  onNan: 'stop',
 };
 
 /**
@@ -173,6 +180,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!['none', 'cgan', 'projection', 'acgan'].includes(c.conditional)) fail('conditional', "must be 'none', 'cgan', 'projection' or 'acgan'", c.conditional);
   if (!LOSS_NAMES.includes(c.loss)) fail('loss', `must be one of ${LOSS_NAMES.join(', ')}`, c.loss);
   if (!['none', 'clip', 'gp', 'r1'].includes(c.penalty)) fail('penalty', "must be 'none', 'clip', 'gp' or 'r1'", c.penalty);
+  if (!['stop', 'rollback'].includes(c.onNan)) fail('onNan', "must be 'stop' or 'rollback'", c.onNan);
   if (!['batch', 'none'].includes(c.gNorm)) fail('gNorm', "must be 'batch' or 'none'", c.gNorm);
   if (!['batch', 'layer', 'none'].includes(c.dNorm)) fail('dNorm', "must be 'batch', 'layer' or 'none'", c.dNorm);
   if ((c.penalty === 'gp' || c.penalty === 'r1') && c.dNorm === 'batch' && c.model === 'dcgan') {

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, memory, randn, tensor, noGrad, tidy, type Tensor } from '@webgan/core';
-import { getRuntime } from '@webgan/kernels';
+import { GpuDeviceLostError, getRuntime } from '@webgan/kernels';
 import { writeFileAtomic } from '@webgan/nn/node';
 import { encodePng } from '../image/png';
 import { imageGrid, upscale } from '../image/grid';
@@ -21,7 +21,8 @@ import { validateConfig, type TrainConfig } from './config';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { loadData } from './load-data';
 import { writeReport } from './report';
-import { GanTrainer } from './trainer';
+import { GanTrainer, type Divergence } from './trainer';
+import { LOCK_FILE, acquireRunLock } from './run-lock';
 import type { DataSource } from './data-source';
 
 export interface RunOptions {
@@ -34,6 +35,18 @@ export interface RunOptions {
   progress?: (line: string) => void;
   /** Called once the inputs are checked, before the first GPU work (the CLI starts the GPU here). */
   initGpu?: () => Promise<unknown>;
+  /** Called after every completed step (after its samples and checkpoint), for tests and tools. */
+  onStep?: (trainer: GanTrainer) => void | Promise<void>;
+}
+
+/** Rollbacks allowed in one process before --on-nan rollback gives up and stops. */
+export const MAX_ROLLBACKS = 5;
+
+export class TrainingDivergedError extends Error {
+  constructor(message: string, readonly divergence: Divergence) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
 }
 
 export interface MetricsLine {
@@ -43,6 +56,9 @@ export interface MetricsLine {
   penalty?: number;
   step_ms: number;
   gpu_bytes_in_use: number;
+  /** Bytes held in the buffer pool for reuse, and buffers ever created: flat in a healthy run. */
+  gpu_bytes_pooled: number;
+  buffers_created: number;
   live_tensors: number;
   rss_bytes: number;
 }
@@ -55,7 +71,7 @@ export function prepareRunFolder(out: string, resume: boolean): void {
     if (!existsSync(join(out, 'config.json'))) throw new Error(`--resume ${out}: no run there (config.json is missing)`);
   } else if (existsSync(out)) {
     if (existsSync(join(out, 'config.json'))) throw new Error(`--out ${out} already holds a run; pass --resume ${out} to continue it, or choose another folder`);
-    if (readdirSync(out).length > 0) throw new Error(`--out ${out} is not empty; choose an empty or new folder`);
+    if (readdirSync(out).some((name) => name !== LOCK_FILE)) throw new Error(`--out ${out} is not empty; choose an empty or new folder`);
   }
   try {
     mkdirSync(join(out, 'samples'), { recursive: true });
@@ -108,26 +124,54 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
   const log = options.log ?? (() => {});
   const { out } = options;
   let config = options.config;
-  let resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null = null;
+  let data: DataSource | null = null;
   if (options.resume) {
     if (!existsSync(join(out, 'config.json'))) throw new Error(`--resume ${out}: no run there (config.json is missing)`);
-    resumeFrom = await latestCheckpoint(out);
-    config = { ...resumeFrom.state.config, steps: options.config.steps };
+  } else {
+    // Everything that can be refused is checked before the folder is touched.
+    validateConfig(config);
+    data = loadData(config);
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (e) {
+      throw new Error(`--out ${out} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
   }
-  // Everything that can be refused is checked before the folder is touched.
-  validateConfig(config);
-  const data = loadData(config);
-  prepareRunFolder(out, options.resume);
-  await options.initGpu?.();
+  const lock = acquireRunLock(out, log);
+  try {
+    let resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null = null;
+    if (options.resume) {
+      resumeFrom = await latestCheckpoint(out);
+      config = { ...resumeFrom.state.config, steps: options.config.steps };
+      // Runs written before onNan existed stop on divergence, as they did then.
+      config.onNan ??= 'stop';
+      validateConfig(config);
+      data = loadData(config);
+    }
+    prepareRunFolder(out, options.resume);
+    await options.initGpu?.();
+    return await train(options, config, data!, resumeFrom);
+  } finally {
+    lock.release();
+  }
+}
+
+async function train(options: RunOptions, config: TrainConfig, data: DataSource, resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null): Promise<Record<string, unknown>> {
+  const log = options.log ?? (() => {});
+  const { out } = options;
   const trainer = new GanTrainer(config, data);
   if (resumeFrom) {
     await loadCheckpoint(resumeFrom.dir, resumeFrom.state, trainer);
     log(`resumed ${out} at step ${trainer.step} (checkpoint ${resumeFrom.dir})`);
   }
-  await writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+  const writeConfig = () => writeFileAtomic(join(out, 'config.json'), new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
+  await writeConfig();
+  // A new run starts with a checkpoint of its initial state: there is always a good one to
+  // resume or roll back to, even if the first steps diverge or the process dies.
+  if (!resumeFrom) await saveCheckpoint(out, trainer);
   const metricsPath = join(out, 'metrics.jsonl');
   // Lines logged after the checkpoint we resume from belong to a future that is recomputed.
-  const history = readMetricsLines(metricsPath, trainer.step);
+  let history = readMetricsLines(metricsPath, trainer.step);
   writeFileSync(metricsPath, history.map((l) => JSON.stringify(l) + '\n').join(''));
   const inputs = fixedInputs(config, trainer.models.conditional, trainer.models.numClasses, trainer.models.conditional ? 100 : 64);
 
@@ -142,17 +186,44 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
   let lastLogTime = started;
   let lastLogStep = startStep;
   let last = { d: NaN, g: NaN };
+  const rollbacks: { at_step: number; diverged_at: number; to_step: number; lr_g: number; lr_d: number }[] = [];
+
+  /** Stops with a message, or rolls back to the last good checkpoint with halved learning rates. */
+  const recover = async (bad: Divergence, foundAt: number): Promise<void> => {
+    const good = await latestCheckpoint(out).catch(() => null);
+    const what = `the first NaN or infinity came at step ${bad.step}; by step ${foundAt} the ${bad.sources.join(', ')} held such values (last losses read: D ${last.d}, G ${last.g})`;
+    if (config.onNan === 'stop' || !good || rollbacks.length >= MAX_ROLLBACKS) {
+      const why = config.onNan === 'rollback' ? (good ? ` after ${rollbacks.length} rollbacks` : ' and there is no checkpoint to roll back to') : '';
+      const where = good ? `the last good checkpoint, ${good.dir} (step ${good.state.step}), is kept` : 'no checkpoint was written';
+      throw new TrainingDivergedError(`training diverged: ${what}. Stopped${why}; ${where}. Train again with lower learning rates (--lr-g, --lr-d) or with --on-nan rollback.`, bad);
+    }
+    await loadCheckpoint(good.dir, good.state, trainer);
+    config.lrG /= 2;
+    config.lrD /= 2;
+    trainer.clearNonFinite();
+    rollbacks.push({ at_step: foundAt, diverged_at: bad.step, to_step: trainer.step, lr_g: config.lrG, lr_d: config.lrD });
+    history = history.filter((l) => l.step <= trainer.step);
+    writeFileSync(metricsPath, history.map((l) => JSON.stringify(l) + '\n').join(''));
+    await writeConfig();
+    lastLogTime = performance.now();
+    lastLogStep = trainer.step;
+    log(`\n${what}; rolled back to step ${trainer.step} (${good.dir}) with learning rates halved: G ${config.lrG}, D ${config.lrD}`);
+  };
+
   try {
     while (trainer.step < config.steps && !interrupted) {
       const losses = trainer.trainStep();
       const step = trainer.step;
-      if (step % config.logEvery === 0 || step === config.steps) {
+      const logNow = step % config.logEvery === 0 || step === config.steps;
+      const checkpointNow = step % config.checkpointEvery === 0 || step === config.steps;
+      if (logNow) {
         const [d, g, p] = [await losses.d.item(), await losses.g.item(), losses.penalty ? await losses.penalty.item() : undefined];
         const now = performance.now();
         const mem = memory();
         const line: MetricsLine = {
           step, loss_d: d, loss_g: g, ...(p !== undefined ? { penalty: p } : {}),
-          step_ms: (now - lastLogTime) / (step - lastLogStep), gpu_bytes_in_use: mem.bytesInUse, live_tensors: mem.liveTensors, rss_bytes: process.memoryUsage().rss,
+          step_ms: (now - lastLogTime) / (step - lastLogStep), gpu_bytes_in_use: mem.bytesInUse, gpu_bytes_pooled: mem.bytesPooled,
+          buffers_created: mem.buffersCreated, live_tensors: mem.liveTensors, rss_bytes: process.memoryUsage().rss,
         };
         lastLogTime = now;
         lastLogStep = step;
@@ -165,8 +236,19 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
       losses.d.dispose();
       losses.g.dispose();
       losses.penalty?.dispose();
+      // The GPU-side NaN/Inf flag is read only here: at each log and before each checkpoint,
+      // which therefore never saves a diverged state.
+      if (logNow || checkpointNow) {
+        if (checkpointNow) trainer.checkParameters();
+        const bad = await trainer.nonFinite();
+        if (bad) {
+          await recover(bad, step);
+          continue;
+        }
+      }
       if (step % config.sampleEvery === 0 || step === config.steps) await writeSamples(trainer, data, inputs, join(out, 'samples', `${stepName(step)}.png`));
-      if (step % config.checkpointEvery === 0 || step === config.steps) await saveCheckpoint(out, trainer);
+      if (checkpointNow) await saveCheckpoint(out, trainer);
+      await options.onStep?.(trainer);
       const elapsed = (performance.now() - started) / 1000;
       const rate = (step - startStep) / elapsed;
       const width = 24;
@@ -174,10 +256,27 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
       options.progress?.(`step ${step}/${config.steps} [${'='.repeat(filled)}${' '.repeat(width - filled)}] ${rate.toFixed(1)} steps/s ETA ${formatDuration((config.steps - step) / Math.max(rate, 1e-9))}  D ${last.d.toFixed(4)} G ${last.g.toFixed(4)}`);
     }
     if (interrupted) {
-      await saveCheckpoint(out, trainer);
-      log(`\ninterrupted at step ${trainer.step}: checkpoint written; continue with --resume ${out}`);
+      trainer.checkParameters();
+      const bad = await trainer.nonFinite();
+      if (bad) {
+        log(`\ninterrupted at step ${trainer.step}, after the run diverged at step ${bad.step} (NaN or infinity in the ${bad.sources.join(', ')}): no checkpoint written; the last good one stays latest`);
+      } else {
+        await saveCheckpoint(out, trainer);
+        log(`\ninterrupted at step ${trainer.step}: checkpoint written; continue with --resume ${out}`);
+      }
       return { interrupted: true, step: trainer.step };
     }
+  } catch (error) {
+    if (error instanceof GpuDeviceLostError || runtime.isLost) {
+      const good = await latestCheckpoint(out).catch(() => null);
+      const reason = error instanceof GpuDeviceLostError ? error.reason : 'unknown';
+      throw new Error(
+        `the GPU device was lost during step ${trainer.step + 1} (${reason}); no more GPU work can run in this process. ` +
+          (good ? `The latest checkpoint, ${good.dir} (step ${good.state.step}), is intact on disk` : 'No checkpoint had been written') +
+          `; continue with: webgan train --resume ${out}`,
+      );
+    }
+    throw error;
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
@@ -190,6 +289,7 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
     wall_s: Number(wallSeconds.toFixed(2)),
     steps_per_s: Number(((config.steps - startStep) / wallSeconds).toFixed(3)),
     ...(startStep > 0 ? { resumed_from_step: startStep } : {}),
+    ...(rollbacks.length ? { rollbacks } : {}),
   };
   if (data.kind === '2d') {
     Object.assign(summary, toyMetrics(data.name as 'ring8' | 'grid25', await trainer.sample(2500), 2500));

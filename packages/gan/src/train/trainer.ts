@@ -11,6 +11,7 @@
  */
 import { Generator, crossEntropy, add, manualSeed, noGrad, reshape, randn, slice, tensor, tidy, type Tensor } from '@webgan/core';
 import { Adam, type Module } from '@webgan/nn';
+import { clearNonFiniteFlag, getRuntime, markNonFinite, nonFiniteFlag, readNonFiniteFlag, type DeviceArray } from '@webgan/kernels';
 import { discriminatorLoss, generatorLoss } from '../losses/adversarial';
 import { clipWeights, gradientPenalty, r1Penalty } from '../losses/penalties';
 import { mulberry32 } from '../data/shuffle';
@@ -25,6 +26,23 @@ export interface StepLosses {
   penalty: Tensor | null;
 }
 
+/** What markNonFinite codes mean in the trainer's flag. */
+export const NON_FINITE_SOURCES = {
+  'D loss': 1,
+  'G loss': 2,
+  'gradient penalty': 4,
+  "D's gradients": 8,
+  "G's gradients": 16,
+  parameters: 32,
+} as const;
+
+export interface Divergence {
+  /** The first step (numbered as trainer.step after it) with a non-finite value. */
+  step: number;
+  /** Where non-finite values were seen since the flag was cleared. */
+  sources: string[];
+}
+
 export class GanTrainer {
   readonly models: GanModels;
   /** EMA copy of the generator (null when emaDecay is 0). */
@@ -36,6 +54,8 @@ export class GanTrainer {
   readonly generator: Generator;
   /** Generator steps completed. */
   step = 0;
+  /** GPU flag of non-finite losses and gradients (see markNonFinite); read by nonFinite(). */
+  private readonly nonFiniteFlag: DeviceArray;
 
   constructor(readonly config: TrainConfig, readonly data: DataSource) {
     this.generator = new Generator(config.seed);
@@ -53,6 +73,35 @@ export class GanTrainer {
     this.optG = new Adam(this.models.generator.parameters(), { lr: config.lrG, betas: config.betasG });
     this.optD = new Adam(this.models.discriminator.parameters(), { lr: config.lrD, betas: config.betasD });
     this.sampler = new BatchSampler(data, config.batchSize, config.seed);
+    this.nonFiniteFlag = nonFiniteFlag(getRuntime());
+  }
+
+  /**
+   * The first step since the last clear with a NaN or infinity in a loss, the penalty or a
+   * gradient (or in the parameters, when checkParameters() ran), or null. Reads the flag back.
+   */
+  async nonFinite(): Promise<Divergence | null> {
+    const report = await readNonFiniteFlag(getRuntime(), this.nonFiniteFlag);
+    if (!report) return null;
+    const sources = Object.entries(NON_FINITE_SOURCES).filter(([, bit]) => report.what & bit).map(([name]) => name);
+    return { step: report.step, sources };
+  }
+
+  clearNonFinite(): void {
+    clearNonFiniteFlag(getRuntime(), this.nonFiniteFlag);
+  }
+
+  /** Marks the flag if any weight of G, D or the EMA copy is non-finite (before a checkpoint). */
+  checkParameters(): void {
+    const runtime = getRuntime();
+    const modules = [this.models.generator, this.models.discriminator, ...(this.ema ? [this.ema] : [])];
+    for (const m of modules) {
+      for (const p of m.parameters()) markNonFinite(runtime, p.deviceArray('checkParameters'), this.nonFiniteFlag, this.step, NON_FINITE_SOURCES.parameters);
+    }
+  }
+
+  private markNonFinite(t: Tensor, source: keyof typeof NON_FINITE_SOURCES): void {
+    markNonFinite(getRuntime(), t.deviceArray('trainStep'), this.nonFiniteFlag, this.step + 1, NON_FINITE_SOURCES[source]);
   }
 
   /** The generator used for samples and metrics: the EMA copy when enabled. */
@@ -128,10 +177,12 @@ export class GanTrainer {
       });
       lossD = result.loss;
       penalty = result.p;
+      this.markNonFinite(lossD, 'D loss');
+      if (penalty) this.markNonFinite(penalty, 'gradient penalty');
       batch.x.dispose();
       batch.labels?.dispose();
       fakeLabels?.dispose();
-      this.optD.step();
+      this.optD.step({ nonFinite: { flag: this.nonFiniteFlag, step: this.step + 1, what: NON_FINITE_SOURCES["D's gradients"] } });
       this.optD.zeroGrad();
       if (c.penalty === 'clip') clipWeights(D, c.clipValue);
     }
@@ -152,7 +203,8 @@ export class GanTrainer {
       dParams.forEach((p) => (p.requiresGrad = true));
       labels?.dispose();
     }
-    this.optG.step();
+    this.markNonFinite(lossG, 'G loss');
+    this.optG.step({ nonFinite: { flag: this.nonFiniteFlag, step: this.step + 1, what: NON_FINITE_SOURCES["G's gradients"] } });
     this.optG.zeroGrad();
     // Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early on the average
     // would otherwise be mostly the random initial weights for thousands of steps.
@@ -191,6 +243,7 @@ export class GanTrainer {
   }
 
   dispose(): void {
+    getRuntime().release(this.nonFiniteFlag.buffer);
     this.optG.dispose();
     this.optD.dispose();
     this.models.generator.dispose();
