@@ -44,6 +44,16 @@ function applySetting(config: TrainConfig, key: keyof TrainConfig, value: unknow
   (config as unknown as Record<string, unknown>)[key] = value;
 }
 
+/** The total steps a run folder was started with (its config.json), or null if unreadable. */
+function runTotalSteps(dir: string): number | null {
+  try {
+    const steps = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { steps?: unknown }).steps;
+    return Number.isSafeInteger(steps) ? (steps as number) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function trainCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags('train', args, TRAIN_SPEC);
   if (flags.help) {
@@ -76,6 +86,8 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (resume) {
     const overrides = Object.keys(flags).filter((k) => !['resume', 'steps', 'out'].includes(k));
     if (overrides.length) throw new UsageError(`train: --resume takes only --steps; the run keeps its config (got --${overrides.join(', --')})`);
+    // Without --steps a resumed run goes on to its own total, not to a preset's.
+    if (flags.steps === undefined) config.steps = runTotalSteps(resume) ?? config.steps;
   }
   const isTty = process.stderr.isTTY;
   let lastPrinted = 0;

@@ -1,0 +1,122 @@
+/**
+ * Crash trials: a `webgan train` process is killed with SIGKILL at a random moment (checkpoints are
+ * written every 2 steps, so many kills land inside a write), then the run folder must hold a
+ * complete latest checkpoint whose every file loads, and `--resume` must finish the run with
+ * exactly the weights of a run that was never killed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSafetensorsFile } from '@webgan/nn/node';
+import { latestCheckpoint } from '../../packages/gan/src/train/checkpoint';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+
+/** The run every trial makes: MNIST MLP, 15 MB checkpoints every 2 steps. */
+export const CRASH_RUN_FLAGS = ['--preset', 'mnist-mlp', '--steps', '40', '--checkpoint-every', '2', '--log-every', '5', '--sample-every', '1000', '--eval-samples', '100'];
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/** Starts `webgan <args>`; `whenRunning` may kill it. */
+export function webgan(args: string[], whenRunning?: (pid: number) => Promise<void>): Promise<CliResult> {
+  const child = spawn(process.execPath, [join(REPO, 'scripts', 'run.mjs'), join('packages', 'gan', 'src', 'cli', 'main.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const done = new Promise<CliResult>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, output })));
+  if (whenRunning) void whenRunning(child.pid!);
+  return done;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every file a checkpoint folder may hold, loaded; throws naming the first that does not load. */
+export async function loadWholeCheckpoint(runDir: string): Promise<{ step: number; tensors: Map<string, Float32Array> }> {
+  const { dir, state } = await latestCheckpoint(runDir);
+  const tensors = new Map<string, Float32Array>();
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.safetensors'))) {
+    const { tensors: t } = await loadSafetensorsFile(join(dir, name));
+    for (const [k, v] of t) tensors.set(`${name}/${k}`, Float32Array.from(v.data as ArrayLike<number | bigint>, Number));
+  }
+  return { step: state.step, tensors };
+}
+
+export interface CrashTrial {
+  /** Milliseconds after the first checkpoint appeared. */
+  killedAfterMs: number;
+  /** A temp file of an atomic write was left behind: the kill landed inside a write. */
+  killedDuringWrite: boolean;
+  checkpointStepAtKill: number;
+  resumedFrom: number;
+  /** The resumed run's final weights equal the uninterrupted run's. */
+  identical: boolean;
+  problems: string[];
+}
+
+const tempFiles = (dir: string): string[] => {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.includes('.tmp-')) found.push(join(d, e.name));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return found;
+};
+
+/** One kill-and-resume trial in `out` against the reference weights. */
+export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, Float32Array>, random: () => number): Promise<CrashTrial> {
+  const problems: string[] = [];
+  const delay = Math.floor(random() * killWindowMs);
+  let killedAfterMs = -1;
+  const killed = await webgan(['train', ...CRASH_RUN_FLAGS, '--out', out], async (pid) => {
+    const latest = join(out, 'checkpoint', 'latest.json');
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(latest) && Date.now() < deadline) await sleep(10);
+    const started = Date.now();
+    await sleep(delay);
+    process.kill(pid, 'SIGKILL');
+    killedAfterMs = Date.now() - started;
+  });
+  if (killed.signal !== 'SIGKILL') problems.push(`the training process was not killed (exit ${killed.code}): ${killed.output.slice(-300)}`);
+  const killedDuringWrite = tempFiles(join(out, 'checkpoint')).length > 0;
+  if (!existsSync(join(out, 'train.lock'))) problems.push('no stale train.lock left by the killed process');
+  let checkpointStepAtKill = -1;
+  try {
+    const whole = await loadWholeCheckpoint(out);
+    checkpointStepAtKill = whole.step;
+    for (const [name, values] of whole.tensors) if (!values.every(Number.isFinite)) problems.push(`checkpoint ${name} holds non-finite values`);
+  } catch (e) {
+    problems.push(`the latest checkpoint does not load: ${(e as Error).message}`);
+  }
+  const resumed = await webgan(['train', '--resume', out]);
+  if (resumed.code !== 0) problems.push(`--resume failed (exit ${resumed.code}): ${resumed.output.slice(-500)}`);
+  const match = /resumed .* at step (\d+)/.exec(resumed.output);
+  const resumedFrom = match ? Number(match[1]) : -1;
+  if (resumedFrom !== checkpointStepAtKill) problems.push(`resumed from step ${resumedFrom}, but the latest checkpoint was step ${checkpointStepAtKill}`);
+  if (!/took over the lock of process \d+ .* which is no longer running/.test(resumed.output)) problems.push('the resumed run did not report taking over the stale lock');
+  let identical = false;
+  try {
+    const final = await loadWholeCheckpoint(out);
+    identical = final.step === 40 && final.tensors.size === reference.size
+      && [...reference].every(([k, v]) => { const w = final.tensors.get(k); return w !== undefined && w.length === v.length && w.every((x, i) => Object.is(x, v[i])); });
+    if (!identical) problems.push('the resumed run ended with weights different from the uninterrupted run');
+  } catch (e) {
+    problems.push(`the final checkpoint does not load: ${(e as Error).message}`);
+  }
+  if (existsSync(join(out, 'train.lock'))) problems.push('train.lock left behind after the resumed run finished');
+  return { killedAfterMs, killedDuringWrite, checkpointStepAtKill, resumedFrom, identical, problems };
+}
+
+/** The uninterrupted run: its final weights and how long its training took (ms). */
+export async function referenceRun(out: string): Promise<{ tensors: Map<string, Float32Array>; trainMs: number }> {
+  const result = await webgan(['train', ...CRASH_RUN_FLAGS, '--out', out]);
+  if (result.code !== 0) throw new Error(`the reference run failed (exit ${result.code}): ${result.output.slice(-500)}`);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { wall_s: number };
+  return { tensors: (await loadWholeCheckpoint(out)).tensors, trainMs: summary.wall_s * 1000 };
+}
