@@ -110,6 +110,9 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
     problems.push(`the final checkpoint does not load: ${(e as Error).message}`);
   }
   if (existsSync(join(out, 'train.lock'))) problems.push('train.lock left behind after the resumed run finished');
+  const leftovers = tempFiles(out);
+  if (leftovers.length) problems.push(`temp files left after the resumed run: ${leftovers.join(', ')}`);
+  if (killedDuringWrite && !/removed \d+ temp file\(s\) of writes a killed process never finished/.test(resumed.output)) problems.push('the resumed run did not report removing the killed write\'s temp file');
   return { killedAfterMs, killedDuringWrite, checkpointStepAtKill, resumedFrom, identical, problems };
 }
 

@@ -8,6 +8,7 @@
  * latest.json pointing at a complete checkpoint. The two newest checkpoints are kept.
  */
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { loadModule, loadOptimizer, saveModule, saveOptimizer, writeFileAtomic } from '@webgan/nn/node';
 import type { TrainConfig } from './config';
@@ -74,4 +75,34 @@ export async function loadCheckpoint(dir: string, state: CheckpointState, traine
   await loadOptimizer(join(dir, 'optimizer_d.safetensors'), trainer.optD);
   trainer.generator.setState(state.rng);
   trainer.step = state.step;
+}
+
+/** Names writeFileAtomic gives its temp files: `.NAME.tmp-PID-HEX`. */
+const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]{12}$/;
+
+/**
+ * Deletes temp files that a killed process left mid-write anywhere in the run folder (their
+ * targets were never replaced, so nothing of value is in them). Call only while holding the run's
+ * lock, when no other process can be writing. Returns the paths removed.
+ */
+export async function removeAbandonedTempFiles(runDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) await walk(path);
+      else if (e.isFile() && TEMP_FILE.test(e.name)) {
+        await rm(path, { force: true });
+        removed.push(path);
+      }
+    }
+  };
+  await walk(runDir);
+  return removed;
 }

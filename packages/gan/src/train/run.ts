@@ -18,7 +18,7 @@ import { imageGrid, upscale } from '../image/grid';
 import { scatterPlot } from '../image/plot';
 import { mnistMetrics, toyMetrics } from '../metrics/evaluate';
 import { validateConfig, type TrainConfig } from './config';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { latestCheckpoint, loadCheckpoint, removeAbandonedTempFiles, saveCheckpoint } from './checkpoint';
 import { loadData } from './load-data';
 import { writeReport } from './report';
 import { GanTrainer, type Divergence } from './trainer';
@@ -139,6 +139,8 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
   }
   const lock = acquireRunLock(out, log);
   try {
+    const abandoned = await removeAbandonedTempFiles(out);
+    if (abandoned.length) log(`${out}: removed ${abandoned.length} temp file(s) of writes a killed process never finished (the files they were replacing are intact)`);
     let resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null = null;
     if (options.resume) {
       resumeFrom = await latestCheckpoint(out);
