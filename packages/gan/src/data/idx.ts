@@ -121,17 +121,24 @@ export function encodeIdx(dims: readonly number[], data: IdxData): Uint8Array {
  * Decompression is bounded by {@link IDX_MAX_GUNZIPPED_BYTES}.
  */
 export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array = readFileSync(path);
+  return decodeIdxFile(readFileSync(path), path);
+}
+
+/**
+ * Decodes the bytes of an IDX file as found on disk: gzip-compressed (as MNIST is distributed,
+ * at most 2^30 bytes once decompressed) or not. Throws {@link DataFormatError} and nothing else.
+ */
+export function decodeIdxFile(bytes: Uint8Array, source = 'IDX'): IdxArray {
   if (isGzip(bytes)) {
     try {
       bytes = gunzipSync(bytes, { maxOutputLength: IDX_MAX_GUNZIPPED_BYTES });
     } catch (e) {
       const tooLarge = (e as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
       const why = tooLarge ? 'decompresses to more than 2^30 bytes' : `is not a valid gzip stream (${e instanceof Error ? e.message : String(e)})`;
-      throw new DataFormatError(`${path}: ${why}`, { cause: e });
+      throw new DataFormatError(`${source}: ${why}`, { cause: e });
     }
   }
-  return decodeIdx(bytes, path);
+  return decodeIdx(bytes, source);
 }
 
 /**
