@@ -69,10 +69,14 @@ const tempFiles = (dir: string): string[] => {
   return found;
 };
 
-/** One kill-and-resume trial in `out` against the reference weights. */
-export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, Float32Array>, random: () => number): Promise<CrashTrial> {
+/**
+ * One kill-and-resume trial in `out` against the reference weights. 'random': SIGKILL at a random
+ * moment of the training; 'in-write': after a random delay, SIGKILL as soon as a checkpoint temp
+ * file appears, i.e. inside an atomic write.
+ */
+export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, Float32Array>, random: () => number, mode: 'random' | 'in-write' = 'random'): Promise<CrashTrial> {
   const problems: string[] = [];
-  const delay = Math.floor(random() * killWindowMs);
+  const delay = Math.floor(random() * killWindowMs * (mode === 'in-write' ? 0.8 : 1));
   let killedAfterMs = -1;
   const killed = await webgan(['train', ...CRASH_RUN_FLAGS, '--out', out], async (pid) => {
     const latest = join(out, 'checkpoint', 'latest.json');
@@ -80,11 +84,16 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
     while (!existsSync(latest) && Date.now() < deadline) await sleep(10);
     const started = Date.now();
     await sleep(delay);
+    if (mode === 'in-write') {
+      const until = Date.now() + 10_000;
+      while (tempFiles(join(out, 'checkpoint')).length === 0 && Date.now() < until) await sleep(1);
+    }
     process.kill(pid, 'SIGKILL');
     killedAfterMs = Date.now() - started;
   });
   if (killed.signal !== 'SIGKILL') problems.push(`the training process was not killed (exit ${killed.code}): ${killed.output.slice(-300)}`);
   const killedDuringWrite = tempFiles(join(out, 'checkpoint')).length > 0;
+  if (mode === 'in-write' && !killedDuringWrite) problems.push('the kill was aimed inside a checkpoint write, but no temp file was left (the write had finished)');
   if (!existsSync(join(out, 'train.lock'))) problems.push('no stale train.lock left by the killed process');
   let checkpointStepAtKill = -1;
   try {

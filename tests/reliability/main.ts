@@ -32,13 +32,13 @@ async function soak(args: string[], root: string): Promise<boolean> {
 async function crash(args: string[], root: string): Promise<boolean> {
   const trials = option(args, 'trials', 12);
   const reference = await referenceRun(join(root, 'reference'));
-  console.log(`crash: reference run trained in ${(reference.trainMs / 1000).toFixed(1)} s; ${trials} trials, each killed at a random moment of its training`);
+  console.log(`crash: reference run trained in ${(reference.trainMs / 1000).toFixed(1)} s; ${trials} trials, killed at a random moment of the training (odd trials: inside a checkpoint write)`);
   let seed = 7;
   const random = () => ((seed = (seed * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32);
   let failed = 0;
   let duringWrite = 0;
   for (let t = 0; t < trials; t++) {
-    const r = await crashTrial(join(root, `trial-${t}`), reference.trainMs * 0.9, reference.tensors, random);
+    const r = await crashTrial(join(root, `trial-${t}`), reference.trainMs * 0.9, reference.tensors, random, t % 2 === 1 ? 'in-write' : 'random');
     if (r.killedDuringWrite) duringWrite++;
     if (r.problems.length) failed++;
     console.log(`trial ${String(t + 1).padStart(2)}: killed ${String(r.killedAfterMs).padStart(5)} ms in${r.killedDuringWrite ? ' (inside a checkpoint write)' : ''}, latest checkpoint step ${r.checkpointStepAtKill}, resumed from ${r.resumedFrom}, final weights ${r.identical ? 'identical' : 'DIFFERENT'}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`);
