@@ -76,7 +76,10 @@ const tempFiles = (dir: string): string[] => {
  */
 export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, Float32Array>, random: () => number, mode: 'random' | 'in-write' = 'random'): Promise<CrashTrial> {
   const problems: string[] = [];
-  const delay = Math.floor(random() * killWindowMs * (mode === 'in-write' ? 0.8 : 1));
+  // Kills aimed at a write come in the first half of the training, so that writes are still to
+  // come even when this run is slower than the reference (a busy machine).
+  const delay = Math.floor(random() * killWindowMs * (mode === 'in-write' ? 0.5 : 1));
+  let killFailed = '';
   let killedAfterMs = -1;
   const killed = await webgan(['train', ...CRASH_RUN_FLAGS, '--out', out], async (pid) => {
     const latest = join(out, 'checkpoint', 'latest.json');
@@ -88,9 +91,14 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
       const until = Date.now() + 10_000;
       while (tempFiles(join(out, 'checkpoint')).length === 0 && Date.now() < until) await sleep(1);
     }
-    process.kill(pid, 'SIGKILL');
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (e) {
+      killFailed = (e as NodeJS.ErrnoException).code ?? String(e);
+    }
     killedAfterMs = Date.now() - started;
   });
+  if (killFailed) problems.push(`the kill failed (${killFailed}): the run had ended before the chosen moment`);
   if (killed.signal !== 'SIGKILL') problems.push(`the training process was not killed (exit ${killed.code}): ${killed.output.slice(-300)}`);
   const killedDuringWrite = tempFiles(join(out, 'checkpoint')).length > 0;
   if (mode === 'in-write' && !killedDuringWrite) problems.push('the kill was aimed inside a checkpoint write, but no temp file was left (the write had finished)');
