@@ -40,6 +40,7 @@ import {
   Flatten,
   LayerNorm,
   LeakyReLU,
+  Maxout,
   Linear,
   ReLU,
   Sigmoid,
@@ -47,7 +48,7 @@ import {
   Unflatten,
   type Module,
 } from '@webgan/nn';
-import { randTensor, runGradCase, type GradCase } from '../helpers/gradcheck';
+import { distinctTensor, randTensor, runGradCase, type GradCase } from '../helpers/gradcheck';
 import {
   Rng,
   batchNormEvalRef,
@@ -681,6 +682,30 @@ describe('activations', () => {
     expect(new LeakyReLU(0.2).describe()).toBe('LeakyReLU(0.2)');
     expect(new ReLU().describe()).toBe('ReLU');
     expect(() => new LeakyReLU(Number.NaN)).toThrow(/LeakyReLU: negativeSlope must be finite, got NaN/);
+  });
+});
+
+// ---------------------------------------------------------------------------------- Maxout
+
+describe('Maxout', () => {
+  it('takes the largest of each group of consecutive features ([3, 7·5] → [3, 7]), exactly', async () => {
+    const r = new Rng(21);
+    const xData = Float32Array.from({ length: 3 * 35 }, () => r.float(-4, 4));
+    const y = new Maxout(5).forward(tensor(xData, [3, 35]));
+    expect(y.shape).toEqual([3, 7]);
+    const ref = Float64Array.from({ length: 21 }, (_, i) => Math.max(...xData.subarray(i * 5, i * 5 + 5)));
+    expectExact(await host(y), ref, 'Maxout(5)');
+  });
+
+  it('passes the gradient to the winner of each group (finite differences, distinct values)', async () => {
+    const layer = new Maxout(3);
+    await runGradCase({ name: 'Maxout(3)', make: (rng) => [distinctTensor(rng, [4, 9])], fn: (x) => layer.forward(x), single: false });
+  });
+
+  it('refuses a width that is not a multiple of the pieces, and fewer than 2 pieces', () => {
+    expect(() => new Maxout(3).forward(tensor(new Float32Array(8), [2, 4]))).toThrow('Maxout(3): input [2,4] must be [N, F·3]');
+    expect(() => new Maxout(1)).toThrow('Maxout: pieces must be an integer ≥ 2, got 1');
+    expect(new Maxout(5).describe()).toBe('Maxout(5)');
   });
 });
 

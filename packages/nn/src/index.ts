@@ -18,7 +18,7 @@ export { Conv2d, ConvTranspose2d, type Conv2dOptions, type ConvTranspose2dOption
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './layers/normalization';
 export { Embedding } from './layers/embedding';
 export { Dropout } from './layers/dropout';
-export { ReLU, LeakyReLU, Tanh, Sigmoid } from './layers/activation';
+export { ReLU, LeakyReLU, Maxout, Tanh, Sigmoid } from './layers/activation';
 export { Flatten, Unflatten } from './layers/reshape';
 export { spectralNorm, type SpectralNormOptions } from './spectral-norm';
 export * as init from './init';

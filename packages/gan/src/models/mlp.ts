@@ -3,7 +3,7 @@
  * leaky ReLU; the generator ends in tanh for images in [−1, 1] or is linear for 2D toy data.
  */
 import { concat, reshape, tidy, type Tensor } from '@webgan/core';
-import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
+import { BatchNorm1d, Embedding, LayerNorm, LeakyReLU, Linear, Maxout, Module, Sequential, Tanh, spectralNorm } from '@webgan/nn';
 import { MinibatchStd } from './minibatch-std';
 import { projectLabels, projectionEmbedding } from './projection';
 
@@ -73,6 +73,8 @@ export interface MlpDiscriminatorOptions {
   conditioning?: 'input' | 'projection';
   /** LayerNorm after hidden layers (twice differentiable, so fine under a gradient penalty). */
   norm?: 'none' | 'layer';
+  /** Maxout with this many pieces as the hidden activation (PacGAN's toy D uses 5); 1 = leaky ReLU 0.2. */
+  maxoutPieces?: number;
 }
 
 export class MlpDiscriminator extends Module {
@@ -92,9 +94,10 @@ export class MlpDiscriminator extends Module {
         layers.push(new MinibatchStd());
         width += 1;
       }
-      layers.push(sn(new Linear(width, h)));
-      if (options.norm === 'layer') layers.push(new LayerNorm(h));
-      layers.push(new LeakyReLU(0.2));
+      const pieces = options.maxoutPieces ?? 1;
+      layers.push(sn(new Linear(width, h * pieces)));
+      if (options.norm === 'layer') layers.push(new LayerNorm(h * pieces));
+      layers.push(pieces > 1 ? new Maxout(pieces) : new LeakyReLU(0.2));
       width = h;
     });
     layers.push(sn(new Linear(width, options.outputs)));

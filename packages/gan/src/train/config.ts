@@ -56,6 +56,8 @@ export interface TrainConfig {
   dNorm: 'batch' | 'layer' | 'none';
   /** MLP generator normalisation: BatchNorm after hidden layers, or none. */
   gNorm: 'batch' | 'none';
+  /** MLP discriminator activation: maxout with this many pieces, or 1 for leaky ReLU 0.2. */
+  dMaxout: number;
   seed: number;
   logEvery: number;
   sampleEvery: number;
@@ -100,6 +102,7 @@ const BASE: TrainConfig = {
   imageSize: 28,
   dNorm: 'batch',
   gNorm: 'none',
+  dMaxout: 1,
   seed: 0,
   logEvery: 50,
   sampleEvery: 500,
@@ -161,6 +164,14 @@ export function presetConfig(name: string): TrainConfig {
 
 export const CONFIG_KEYS = Object.keys(BASE) as (keyof TrainConfig)[];
 
+/**
+ * A saved configuration with settings added since it was written filled in with their defaults,
+ * which reproduce the behaviour of the version that wrote it (e.g. onNan 'stop', dMaxout 1).
+ */
+export function withNewerDefaults(saved: TrainConfig): TrainConfig {
+  return { ...BASE, ...saved };
+}
+
 /** Throws naming the first invalid field. */
 export function validateConfig(c: TrainConfig): void {
   const fail = (field: string, why: string, value: unknown) => {
@@ -173,7 +184,7 @@ export function validateConfig(c: TrainConfig): void {
     if (typeof c[k] !== 'number' || !((c[k] as number) > 0) || !Number.isFinite(c[k] as number)) fail(k, 'must be a positive number', c[k]);
   };
   for (const k of Object.keys(c)) if (!CONFIG_KEYS.includes(k as keyof TrainConfig)) fail(k, 'is not a known setting', (c as unknown as Record<string, unknown>)[k]);
-  (['pac', 'nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples'] as const).forEach(posInt);
+  (['pac', 'dMaxout', 'nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples'] as const).forEach(posInt);
   (['lrG', 'lrD', 'penaltyWeight', 'clipValue'] as const).forEach(posNum);
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) fail('seed', 'must be a non-negative integer', c.seed);
   if (!['mlp', 'dcgan'].includes(c.model)) fail('model', "must be 'mlp' or 'dcgan'", c.model);

@@ -26,7 +26,7 @@ export function buildModels(config: TrainConfig, data: DataSource): GanModels {
     const generator = new MlpGenerator({ latentDim: config.latentDim, hidden: config.gHidden, outFeatures: features, output: data.kind === 'image' ? 'tanh' : 'linear', numClasses: gClasses, norm: config.gNorm, sampleShape: data.sampleShape });
     const discriminator = new MlpDiscriminator({
       inFeatures: features * config.pac, hidden: config.dHidden, outputs, spectralNorm: config.spectralNorm, minibatchStd: config.minibatchStd, numClasses: dClasses,
-      norm: config.dNorm === 'layer' ? 'layer' : 'none', conditioning: projection ? 'projection' : 'input',
+      norm: config.dNorm === 'layer' ? 'layer' : 'none', conditioning: projection ? 'projection' : 'input', maxoutPieces: config.dMaxout,
     });
     return { generator, discriminator, conditional, numClasses };
   }

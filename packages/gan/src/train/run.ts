@@ -17,7 +17,7 @@ import { encodePng } from '../image/png';
 import { imageGrid, upscale } from '../image/grid';
 import { scatterPlot } from '../image/plot';
 import { mnistMetrics, toyMetrics } from '../metrics/evaluate';
-import { validateConfig, type TrainConfig } from './config';
+import { validateConfig, withNewerDefaults, type TrainConfig } from './config';
 import { latestCheckpoint, loadCheckpoint, removeAbandonedTempFiles, saveCheckpoint } from './checkpoint';
 import { loadData } from './load-data';
 import { writeReport } from './report';
@@ -144,9 +144,7 @@ export async function runTraining(options: RunOptions): Promise<Record<string, u
     let resumeFrom: Awaited<ReturnType<typeof latestCheckpoint>> | null = null;
     if (options.resume) {
       resumeFrom = await latestCheckpoint(out);
-      config = { ...resumeFrom.state.config, steps: options.config.steps };
-      // Runs written before onNan existed stop on divergence, as they did then.
-      config.onNan ??= 'stop';
+      config = { ...withNewerDefaults(resumeFrom.state.config), steps: options.config.steps };
       validateConfig(config);
       data = loadData(config);
     }

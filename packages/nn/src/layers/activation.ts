@@ -1,5 +1,5 @@
 /** Activation layers: thin modules over the core ops, for use in Sequential. */
-import { leakyRelu, relu, sigmoid, tanh, type Tensor } from '@webgan/core';
+import { leakyRelu, max, relu, reshape, sigmoid, tanh, tidy, type Tensor } from '@webgan/core';
 import { Module } from '../module';
 
 export class ReLU extends Module {
@@ -30,5 +30,26 @@ export class Tanh extends Module {
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return sigmoid(x);
+  }
+}
+
+/**
+ * Maxout (Goodfellow et al. 2013): the largest of each group of `pieces` consecutive features,
+ * [N, F·pieces] → [N, F]. After a Linear of F·pieces outputs it is a learned convex piecewise-
+ * linear activation; GAN papers on 2D mixtures (PacGAN, VEEGAN) use it in the discriminator.
+ */
+export class Maxout extends Module {
+  constructor(readonly pieces: number) {
+    super();
+    if (!Number.isInteger(pieces) || pieces < 2) throw new Error(`Maxout: pieces must be an integer ≥ 2, got ${pieces}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 2 || x.shape[1] % this.pieces !== 0) {
+      throw new Error(`Maxout(${this.pieces}): input [${x.shape.join(',')}] must be [N, F·${this.pieces}]`);
+    }
+    return tidy(() => max(reshape(x, [x.shape[0], x.shape[1] / this.pieces, this.pieces]), 2));
+  }
+  override describe(): string {
+    return `Maxout(${this.pieces})`;
   }
 }
