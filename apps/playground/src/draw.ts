@@ -2,7 +2,7 @@
  * Canvas drawing for the playground: the 2D field (decision heat map, real and generated points),
  * loss curves, and the grid of generated digits. Pure functions of what they are given.
  */
-import type { DecisionMap, LossPoint } from './session';
+import type { DecisionMap, LossPoint } from './live-run';
 
 const REAL_COLOR = '#1b9e57';
 const FAKE_COLOR = '#7b3fbf';

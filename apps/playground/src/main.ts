@@ -7,7 +7,7 @@ import { init, type Runtime } from '@webgan/kernels';
 import { mnistData, toyData, type DataSource } from '@webgan/gan';
 import { drawDigits, drawField, drawLosses } from './draw';
 import { decodeDigits } from './mnist-file';
-import { TrainingSession, type DecisionMap } from './session';
+import { LiveRun, type DecisionMap } from './live-run';
 import { LOSS_LABELS, defaultSettings, settingsProblem, type PlaygroundLoss, type PlaygroundSettings } from './settings';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -41,7 +41,7 @@ function describeAdapter(runtime: Runtime): string {
 
 class Playground {
   private settings: PlaygroundSettings = defaultSettings('2d');
-  private session: TrainingSession | null = null;
+  private live: LiveRun | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private mnist: DataSource | null = null;
@@ -120,7 +120,7 @@ class Playground {
     $('settings-problem').textContent = problem ?? '';
     if (problem) return;
     this.settings = next;
-    this.session?.retune(next);
+    this.live?.retune(next);
   }
 
   private async data(): Promise<DataSource> {
@@ -135,12 +135,12 @@ class Playground {
 
   private async reset(): Promise<void> {
     await this.stopLoop();
-    this.session?.dispose();
-    this.session = null;
+    this.live?.dispose();
+    this.live = null;
     $('error').hidden = true;
     setStatus('loading');
     const data = await this.data();
-    this.session = new TrainingSession(this.settings, data);
+    this.live = new LiveRun(this.settings, data);
     this.rateWindow = [];
     $('rate').textContent = '–';
     $('loss-d').textContent = '–';
@@ -152,7 +152,7 @@ class Playground {
   }
 
   private play(): void {
-    if (this.running || !this.session) return;
+    if (this.running || !this.live) return;
     this.running = true;
     $('play').textContent = 'Pause';
     $<HTMLButtonElement>('step').disabled = true;
@@ -174,18 +174,18 @@ class Playground {
   }
 
   private async singleStep(): Promise<void> {
-    if (this.running || !this.session) return;
-    const point = await this.session.runSteps(1);
+    if (this.running || !this.live) return;
+    const point = await this.live.runSteps(1);
     this.showLosses(point);
     await this.refreshViews();
   }
 
   private async trainLoop(): Promise<void> {
     let chunk = 1;
-    while (this.running && this.session) {
-      const session = this.session;
+    while (this.running && this.live) {
+      const live = this.live;
       const started = performance.now();
-      const point = await session.runSteps(chunk);
+      const point = await live.runSteps(chunk);
       const took = performance.now() - started;
       // Size the next chunk so that a chunk takes about CHUNK_MS: the page stays responsive
       // while each readback's wait is shared by several steps.
@@ -202,8 +202,8 @@ class Playground {
     $('loss-d').textContent = point.d.toFixed(4);
     $('loss-g').textContent = point.g.toFixed(4);
     if (point.penalty !== null) $('penalty').textContent = point.penalty.toFixed(4);
-    drawLosses($<HTMLCanvasElement>('losses'), this.session!.history);
-    const m = this.session!.memory();
+    drawLosses($<HTMLCanvasElement>('losses'), this.live!.history);
+    const m = this.live!.memory();
     $('gpu-memory').textContent = `${(m.bytesInUse / 2 ** 20).toFixed(1)} MiB in ${m.liveTensors} tensors`;
   }
 
@@ -216,19 +216,19 @@ class Playground {
   }
 
   private async refreshViews(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+    const live = this.live;
+    if (!live) return;
     this.lastView = performance.now();
     if (this.settings.mode === '2d') {
       const extent = FIELD_EXTENT[this.settings.dataset];
-      this.fake = await session.samples(FAKE_POINTS);
-      this.map = await session.decisionMap(HEAT_RESOLUTION, extent);
-      drawField($<HTMLCanvasElement>('field'), this.map, extent, session.realPoints, this.fake);
+      this.fake = await live.samples(FAKE_POINTS);
+      this.map = await live.decisionMap(HEAT_RESOLUTION, extent);
+      drawField($<HTMLCanvasElement>('field'), this.map, extent, live.realPoints, this.fake);
     } else {
-      const images = await session.samples(DIGITS);
+      const images = await live.samples(DIGITS);
       drawDigits($<HTMLCanvasElement>('digits'), images, DIGITS, 28, 8);
     }
-    drawLosses($<HTMLCanvasElement>('losses'), session.history);
+    drawLosses($<HTMLCanvasElement>('losses'), live.history);
   }
 
   private fail(error: unknown): void {

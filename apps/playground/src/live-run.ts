@@ -27,7 +27,7 @@ export interface DecisionMap {
 /** Fixed latents for the views, so that successive frames show the same samples moving. */
 const VIEW_SEED = 4242;
 
-export class TrainingSession {
+export class LiveRun {
   readonly trainer: GanTrainer;
   readonly history: LossPoint[] = [];
   /** Real points shown in 2D mode (a fixed subset of the pool). */
@@ -105,7 +105,7 @@ export class TrainingSession {
   }
 
   private assertLive(): void {
-    if (this.disposed) throw new Error('this training session was reset');
+    if (this.disposed) throw new Error('this live run was reset');
   }
 }
 
