@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initNode } from '@webgan/kernels/node';
 import { memory } from '@webgan/core';
-import { loadSafetensorsFile } from '@webgan/nn/node';
 import { presetConfig, type TrainConfig } from '../../packages/gan/src/train/config';
-import { runTraining, type MetricsLine } from '../../packages/gan/src/train/run';
+import { runTraining } from '../../packages/gan/src/train/run';
+import { checkpointTensors, metricsLines, tinyToyConfig } from '../helpers/run-folder';
 import { LOSS_NAMES } from '../../packages/gan/src/losses/adversarial';
 
 const root = mkdtempSync(join(tmpdir(), 'webgan-train-'));
@@ -20,19 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const tinyToy = (overrides: Partial<TrainConfig> = {}): TrainConfig => ({
-  ...presetConfig('ring8'),
-  gHidden: [16, 16],
-  dHidden: [16, 16],
-  latentDim: 4,
-  batchSize: 32,
-  steps: 12,
-  logEvery: 2,
-  sampleEvery: 6,
-  checkpointEvery: 6,
-  evalSamples: 500,
-  ...overrides,
-});
+const tinyToy = tinyToyConfig;
 
 const tinyMnist = (overrides: Partial<TrainConfig> = {}): TrainConfig => ({
   ...presetConfig('mnist-dcgan'),
@@ -46,19 +34,8 @@ const tinyMnist = (overrides: Partial<TrainConfig> = {}): TrainConfig => ({
   ...overrides,
 });
 
-const lines = (dir: string): MetricsLine[] => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-
-async function weights(dir: string): Promise<Record<string, number[]>> {
-  const latest = JSON.parse(readFileSync(join(dir, 'checkpoint', 'latest.json'), 'utf8')).dir;
-  const out: Record<string, number[]> = {};
-  for (const f of ['generator', 'discriminator', 'ema', 'optimizer_g', 'optimizer_d']) {
-    const path = join(dir, 'checkpoint', latest, `${f}.safetensors`);
-    if (!existsSync(path)) continue;
-    const { tensors } = await loadSafetensorsFile(path);
-    for (const [k, v] of tensors) out[`${f}/${k}`] = Array.from(v.data as ArrayLike<number | bigint>, Number);
-  }
-  return out;
-}
+const lines = metricsLines;
+const weights = async (dir: string) => (await checkpointTensors(dir)).tensors;
 
 describe('run folder', () => {
   it('a toy run writes config, metrics, samples, curves, checkpoint, summary and report', async () => {
@@ -130,7 +107,7 @@ describe('losses and penalties train without errors and stay finite', () => {
     const dir = join(root, 'clip-check');
     await runTraining({ config: tinyToy({ loss: 'wasserstein', penalty: 'clip', clipValue: 0.01, steps: 4 }), out: dir, resume: false });
     const w = await weights(dir);
-    const critic = Object.entries(w).filter(([k]) => k.startsWith('discriminator/'));
+    const critic = [...w].filter(([k]) => k.startsWith('discriminator/'));
     expect(critic.length).toBeGreaterThan(0);
     for (const [, values] of critic) for (const v of values) expect(Math.abs(v)).toBeLessThanOrEqual(0.01 + 1e-9);
   });

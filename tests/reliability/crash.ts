@@ -7,8 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadSafetensorsFile } from '@webgan/nn/node';
-import { latestCheckpoint } from '../../packages/gan/src/train/checkpoint';
+import { checkpointTensors } from '../helpers/run-folder';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -33,17 +32,6 @@ export function webgan(args: string[], whenRunning?: (pid: number) => Promise<vo
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every file a checkpoint folder may hold, loaded; throws naming the first that does not load. */
-export async function loadWholeCheckpoint(runDir: string): Promise<{ step: number; tensors: Map<string, Float32Array> }> {
-  const { dir, state } = await latestCheckpoint(runDir);
-  const tensors = new Map<string, Float32Array>();
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.safetensors'))) {
-    const { tensors: t } = await loadSafetensorsFile(join(dir, name));
-    for (const [k, v] of t) tensors.set(`${name}/${k}`, Float32Array.from(v.data as ArrayLike<number | bigint>, Number));
-  }
-  return { step: state.step, tensors };
-}
 
 export interface CrashTrial {
   /** Milliseconds after the first checkpoint appeared. */
@@ -74,7 +62,7 @@ const tempFiles = (dir: string): string[] => {
  * moment of the training; 'in-write': after a random delay, SIGKILL as soon as a checkpoint temp
  * file appears, i.e. inside an atomic write.
  */
-export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, Float32Array>, random: () => number, mode: 'random' | 'in-write' = 'random'): Promise<CrashTrial> {
+export async function crashTrial(out: string, killWindowMs: number, reference: Map<string, number[]>, random: () => number, mode: 'random' | 'in-write' = 'random'): Promise<CrashTrial> {
   const problems: string[] = [];
   // Kills aimed at a write come in the first half of the training, so that writes are still to
   // come even when this run is slower than the reference (a busy machine).
@@ -105,7 +93,7 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
   if (!existsSync(join(out, 'train.lock'))) problems.push('no stale train.lock left by the killed process');
   let checkpointStepAtKill = -1;
   try {
-    const whole = await loadWholeCheckpoint(out);
+    const whole = await checkpointTensors(out);
     checkpointStepAtKill = whole.step;
     for (const [name, values] of whole.tensors) if (!values.every(Number.isFinite)) problems.push(`checkpoint ${name} holds non-finite values`);
   } catch (e) {
@@ -119,7 +107,7 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
   if (!/took over the lock of process \d+ .* which is no longer running/.test(resumed.output)) problems.push('the resumed run did not report taking over the stale lock');
   let identical = false;
   try {
-    const final = await loadWholeCheckpoint(out);
+    const final = await checkpointTensors(out);
     identical = final.step === 40 && final.tensors.size === reference.size
       && [...reference].every(([k, v]) => { const w = final.tensors.get(k); return w !== undefined && w.length === v.length && w.every((x, i) => Object.is(x, v[i])); });
     if (!identical) problems.push('the resumed run ended with weights different from the uninterrupted run');
@@ -134,9 +122,9 @@ export async function crashTrial(out: string, killWindowMs: number, reference: M
 }
 
 /** The uninterrupted run: its final weights and how long its training took (ms). */
-export async function referenceRun(out: string): Promise<{ tensors: Map<string, Float32Array>; trainMs: number }> {
+export async function referenceRun(out: string): Promise<{ tensors: Map<string, number[]>; trainMs: number }> {
   const result = await webgan(['train', ...CRASH_RUN_FLAGS, '--out', out]);
   if (result.code !== 0) throw new Error(`the reference run failed (exit ${result.code}): ${result.output.slice(-500)}`);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { wall_s: number };
-  return { tensors: (await loadWholeCheckpoint(out)).tensors, trainMs: summary.wall_s * 1000 };
+  return { tensors: (await checkpointTensors(out)).tensors, trainMs: summary.wall_s * 1000 };
 }

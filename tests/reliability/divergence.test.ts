@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime } from '@webgan/kernels';
 import { initNode } from '@webgan/kernels/node';
 import { runTraining, TrainingDivergedError } from '../../packages/gan/src/train/run';
-import { checkpointTensors, latestStep, metricsLines, tinyToy } from './helpers';
+import { checkpointTensors, latestStep, metricsLines } from '../helpers/run-folder';
+import { tinyToy } from './helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'webgan-diverge-'));
 beforeAll(async () => {
@@ -41,7 +42,7 @@ describe('divergence', () => {
     expect(message).toContain(`the last good checkpoint, ${join(out, 'checkpoint', 'step-000000')} (step 0), is kept`);
     expect(message).toContain('--on-nan rollback');
     expect(latestStep(out)).toBe(0);
-    expect(allFinite(await checkpointTensors(out))).toBe(true);
+    expect(allFinite((await checkpointTensors(out)).tensors)).toBe(true);
   });
 
   it('reads the flag only at log and checkpoint steps: other steps read nothing back', async () => {
@@ -98,7 +99,7 @@ describe('divergence', () => {
     expect(lines.map((l) => l.step)).toEqual([10, 20, 30, 40]);
     expect(lines.every((l) => Number.isFinite(l.loss_d) && Number.isFinite(l.loss_g))).toBe(true);
     expect(latestStep(out)).toBe(40);
-    expect(allFinite(await checkpointTensors(out))).toBe(true);
+    expect(allFinite((await checkpointTensors(out)).tensors)).toBe(true);
   });
 
   it('gives up after repeated rollbacks and says so', async () => {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { presetConfig } from '../../packages/gan/src/train/config';
 import { runTraining, type MetricsLine } from '../../packages/gan/src/train/run';
-import { metricsLines } from './helpers';
+import { metricsLines } from '../helpers/run-folder';
 
 /** Bounds a healthy run stays within, from the first record (step 100) to the last. */
 export const SOAK_BOUNDS = {
