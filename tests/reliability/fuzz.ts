@@ -135,7 +135,8 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
       if (png.pixels.length !== png.width * png.height * png.channels) throw new InconsistentLoad(`${png.pixels.length} bytes for ${png.width}×${png.height}×${png.channels}`);
     },
     isOurs: (e) => e instanceof ImageFormatError,
-    // Inflate (≤ 1032:1) and expansion of 1-bit pixels to bytes with alpha (≤ 8 × 4 / 1 per inflated byte... bounded by 32×).
+    // Inflating gives at most 1032 bytes per input byte; expanding 1-bit gray to 8-bit gray + alpha
+    // makes at most 16 output bytes of each inflated byte. 40× leaves room for the copies made.
     allowance: (bytes) => 40 * 1032 * bytes.length + MiB,
     repair: repairPngCrcs,
   },

@@ -100,7 +100,7 @@ export class GanTrainer {
     }
   }
 
-  private markNonFinite(t: Tensor, source: keyof typeof NON_FINITE_SOURCES): void {
+  private flagIfNonFinite(t: Tensor, source: keyof typeof NON_FINITE_SOURCES): void {
     markNonFinite(getRuntime(), t.deviceArray('trainStep'), this.nonFiniteFlag, this.step + 1, NON_FINITE_SOURCES[source]);
   }
 
@@ -177,8 +177,8 @@ export class GanTrainer {
       });
       lossD = result.loss;
       penalty = result.p;
-      this.markNonFinite(lossD, 'D loss');
-      if (penalty) this.markNonFinite(penalty, 'gradient penalty');
+      this.flagIfNonFinite(lossD, 'D loss');
+      if (penalty) this.flagIfNonFinite(penalty, 'gradient penalty');
       batch.x.dispose();
       batch.labels?.dispose();
       fakeLabels?.dispose();
@@ -203,7 +203,7 @@ export class GanTrainer {
       dParams.forEach((p) => (p.requiresGrad = true));
       labels?.dispose();
     }
-    this.markNonFinite(lossG, 'G loss');
+    this.flagIfNonFinite(lossG, 'G loss');
     this.optG.step({ nonFinite: { flag: this.nonFiniteFlag, step: this.step + 1, what: NON_FINITE_SOURCES["G's gradients"] } });
     this.optG.zeroGrad();
     // Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early on the average
