@@ -17,7 +17,7 @@ import { initNode } from '@webgan/kernels/node';
 import {
   abs, add, broadcastTo, clamp, concat, cos, div, exp, flatten, gather, leakyRelu, log, logSigmoid, logSoftmax, logSumExp,
   max, maximum, mean, min, minimum, mul, neg, pad, permute, pow, reciprocal, relu, reshape, rsqrt, sigmoid, sin, slice,
-  softmax, softplus, sqrt, square, squeeze, stack, sub, sum, sumTo, tanh, tensor, transpose, unsqueeze, where, type Tensor,
+  softmax, softplus, sqrt, square, squeeze, stack, sub, sum, sumTo, tanh, tensor, topk, transpose, unsqueeze, where, type Tensor,
 } from '@webgan/core';
 import {
   awayFromZero, broadcastPartner, distinctTensor, drawShape, numel, randTensor, runGradCase, runLeakCase, type GradCase,
@@ -168,6 +168,8 @@ add_({
   make: (r) => [randTensor(r, [3, 5, 2]), tensor(new Int32Array([4, 4, 0, 2, 4, 0]), [2, 3])],
   fn: (x, i) => gather(x, i, 1),
 });
+// Distinct values: finite differences must not reorder the elements across the k-th place.
+add_({ name: 'topk(x, 4).values of [11]', make: (r) => [distinctTensor(r, [11])], fn: (x) => topk(x, 4).values });
 add_({
   name: 'where, 0/1 mask [3,1], a [3,5], b [5]',
   make: (r) => [tensor([1, 0, 1], [3, 1]), randTensor(r, [3, 5]), randTensor(r, [5])],

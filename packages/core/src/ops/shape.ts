@@ -1,6 +1,6 @@
 /**
  * Shape and layout ops: permute/transpose, slice, concat/stack, pad, squeeze/unsqueeze/flatten,
- * gather by int32 indices, where, clamp. Each gradient is another op of this file.
+ * gather by int32 indices, topk, where, clamp. Each gradient is another op of this file.
  */
 import {
   concat as concatKernel,
@@ -12,9 +12,10 @@ import {
   slice as sliceKernel,
   clamp as clampKernel,
   where as whereKernel,
+  topKIndices,
 } from '@webgan/kernels';
 import { record } from '../record';
-import { fmt, type Tensor } from '../tensor';
+import { fmt, fromDeviceArray, type Tensor } from '../tensor';
 import { compare, mul, reshape, sub, sumTo } from './arithmetic';
 
 const rt = getRuntime;
@@ -97,6 +98,17 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   return record('gather', [x], gatherKernel(rt(), x.deviceArray('gather'), indices.deviceArray('gather'), axis), (g, [sIdx]) => [
     gatherBackwardOp(g, sIdx, axis, x.shape),
   ], { save: [indices] });
+}
+
+/**
+ * The k largest elements of a 1-D tensor, largest first (ties: lower index first), as PyTorch's
+ * `topk(x, k)`: `values` is differentiable (a gather, so its gradient flows back to the chosen
+ * elements only), `indices` is int32.
+ */
+export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
+  if (x.rank !== 1) throw new Error(`topk: x must be 1-D, got ${fmt(x.shape)}`);
+  const indices = fromDeviceArray(topKIndices(rt(), x.deviceArray('topk'), k));
+  return { values: gather(x, indices, 0), indices };
 }
 
 /** Scatter-add of `g` by indices into zeros(shape): gather's gradient, itself differentiable. */

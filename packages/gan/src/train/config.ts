@@ -42,6 +42,23 @@ export interface TrainConfig {
   emaDecay: number;
   /** One-sided label smoothing: the real target for D (1 = none, 0.9 typical). */
   realLabel: number;
+  /**
+   * Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017): Gaussian noise of this standard
+   * deviation is added to every input of D, real and generated, in D's and G's steps, shrinking
+   * linearly to 0 over instanceNoiseSteps generator steps (0 = off). Early on D then compares
+   * blurred versions of the two distributions, whose supports overlap, so its gradients move G's
+   * mass across the whole data distribution instead of only toward the nearest mode.
+   */
+  instanceNoise: number;
+  instanceNoiseSteps: number;
+  /**
+   * Top-k generator updates (Sinha et al. 2020): G's loss counts only the fraction of its batch
+   * that D scores as most realistic, shrinking linearly from the whole batch to topK over topKSteps
+   * generator steps (1 = off). Gradients from the worst-scored samples, which on a mixture lie
+   * between modes, can push samples away from their nearest mode.
+   */
+  topK: number;
+  topKSteps: number;
   spectralNorm: boolean;
   minibatchStd: boolean;
   /** PacGAN (Lin et al. 2018): D judges packs of this many samples at once (1 = plain GAN). */
@@ -93,6 +110,10 @@ const BASE: TrainConfig = {
   lrFinalFraction: 1,
   emaDecay: 0,
   realLabel: 1,
+  instanceNoise: 0,
+  instanceNoiseSteps: 0,
+  topK: 1,
+  topKSteps: 0,
   spectralNorm: false,
   minibatchStd: false,
   pac: 1,
@@ -206,6 +227,11 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.lrFinalFraction > 0 && c.lrFinalFraction <= 1)) fail('lrFinalFraction', 'must be in (0, 1]', c.lrFinalFraction);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) fail('emaDecay', 'must be in [0, 1)', c.emaDecay);
   if (!(c.realLabel > 0 && c.realLabel <= 1)) fail('realLabel', 'must be in (0, 1]', c.realLabel);
+  if (!(c.instanceNoise >= 0 && Number.isFinite(c.instanceNoise))) fail('instanceNoise', 'must be a finite number ≥ 0', c.instanceNoise);
+  if (!Number.isInteger(c.instanceNoiseSteps) || c.instanceNoiseSteps < 0) fail('instanceNoiseSteps', 'must be a non-negative integer', c.instanceNoiseSteps);
+  if (!(c.topK > 0 && c.topK <= 1)) fail('topK', 'must be in (0, 1]', c.topK);
+  if (!Number.isInteger(c.topKSteps) || c.topKSteps < 0) fail('topKSteps', 'must be a non-negative integer', c.topKSteps);
+  if (c.instanceNoise > 0 && c.instanceNoiseSteps === 0) fail('instanceNoiseSteps', 'must be positive when instanceNoise is on (the steps over which the noise shrinks to 0)', c.instanceNoiseSteps);
   for (const k of ['gHidden', 'dHidden'] as const) {
     if (!Array.isArray(c[k]) || c[k].length === 0 || c[k].some((v) => !Number.isInteger(v) || v <= 0)) fail(k, 'must be a non-empty list of positive integers', c[k]);
   }

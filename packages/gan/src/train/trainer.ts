@@ -9,7 +9,7 @@
  * the step number — is in the checkpoint; data batches and labels are functions of the step, so
  * a resumed run repeats the uninterrupted one exactly.
  */
-import { Generator, crossEntropy, add, manualSeed, noGrad, reshape, randn, slice, tensor, tidy, type Tensor } from '@webgan/core';
+import { Generator, crossEntropy, add, manualSeed, mul, noGrad, reshape, randn, slice, tensor, tidy, topk, type Tensor } from '@webgan/core';
 import { Adam, type Module } from '@webgan/nn';
 import { clearNonFiniteFlag, getRuntime, markNonFinite, nonFiniteFlag, readNonFiniteFlag, type DeviceArray } from '@webgan/kernels';
 import { discriminatorLoss, generatorLoss } from '../losses/adversarial';
@@ -127,6 +127,26 @@ export class GanTrainer {
     return 1 - (1 - this.config.lrFinalFraction) * t;
   }
 
+  /** Instance noise's standard deviation at a step: linear decay to 0 over instanceNoiseSteps. */
+  instanceNoiseStd(step: number): number {
+    const { instanceNoise, instanceNoiseSteps } = this.config;
+    if (instanceNoise === 0) return 0;
+    return instanceNoise * Math.max(0, 1 - step / instanceNoiseSteps);
+  }
+
+  /** How many of `n` scores G's loss keeps at a step (top-k updates; n when off). */
+  topKCount(step: number, n: number): number {
+    const { topK, topKSteps } = this.config;
+    if (topK === 1) return n;
+    const t = topKSteps === 0 ? 1 : Math.min(1, step / topKSteps);
+    return Math.max(1, Math.round(n * (1 - (1 - topK) * t)));
+  }
+
+  /** x plus this step's instance noise (x itself when there is none). */
+  private noisy(x: Tensor, std: number): Tensor {
+    return std > 0 ? add(x, mul(randn(x.shape, { generator: this.generator }), std)) : x;
+  }
+
   private critic(x: Tensor, labels: Tensor | null): Tensor {
     const D = this.models.discriminator;
     if (this.config.pac > 1) {
@@ -151,6 +171,7 @@ export class GanTrainer {
     const factor = this.lrFactor(this.step);
     this.optG.paramGroups[0].lr = c.lrG * factor;
     this.optD.paramGroups[0].lr = c.lrD * factor;
+    const noiseStd = this.instanceNoiseStd(this.step);
     G.train();
     D.train();
     let lossD: Tensor | null = null;
@@ -162,15 +183,16 @@ export class GanTrainer {
       const batch = this.sampler.batch(this.step * c.nCritic + k);
       const fakeLabels = this.fakeLabels(this.step, k);
       const result = tidy(() => {
-        const fake = noGrad(() => this.generate(G, this.latent(), fakeLabels));
-        const real = this.split(this.critic(batch.x, batch.labels));
+        const fake = this.noisy(noGrad(() => this.generate(G, this.latent(), fakeLabels)), noiseStd);
+        const realX = this.noisy(batch.x, noiseStd);
+        const real = this.split(this.critic(realX, batch.labels));
         const fakeOut = this.split(this.critic(fake, fakeLabels));
         let loss = discriminatorLoss(c.loss, real.adv, fakeOut.adv, { realLabel: c.realLabel });
         if (real.cls && fakeOut.cls) loss = add(loss, add(crossEntropy(real.cls, batch.labels!), crossEntropy(fakeOut.cls, fakeLabels!)));
         const criticFn = (x: Tensor) => this.split(this.critic(x, batch.labels)).adv;
         let p: Tensor | null = null;
-        if (c.penalty === 'gp') p = gradientPenalty(criticFn, batch.x, fake, c.penaltyWeight, this.generator);
-        else if (c.penalty === 'r1') p = r1Penalty(criticFn, batch.x, c.penaltyWeight);
+        if (c.penalty === 'gp') p = gradientPenalty(criticFn, realX, fake, c.penaltyWeight, this.generator);
+        else if (c.penalty === 'r1') p = r1Penalty(criticFn, realX, c.penaltyWeight);
         const total = p ? add(loss, p) : loss;
         total.backward();
         return { loss, p };
@@ -193,8 +215,11 @@ export class GanTrainer {
     let lossG: Tensor;
     try {
       lossG = tidy(() => {
-        const out = this.split(this.critic(this.generate(G, this.latent(), labels), labels));
-        let loss = generatorLoss(c.loss, out.adv);
+        const out = this.split(this.critic(this.noisy(this.generate(G, this.latent(), labels), noiseStd), labels));
+        const n = out.adv.shape[0];
+        const keep = this.topKCount(this.step, n);
+        const scores = keep < n ? reshape(topk(reshape(out.adv, [n]), keep).values, [keep, 1]) : out.adv;
+        let loss = generatorLoss(c.loss, scores);
         if (out.cls) loss = add(loss, crossEntropy(out.cls, labels!));
         loss.backward();
         return loss;

@@ -12,3 +12,4 @@ export * from './conv-geometry';
 export * from './conv2d';
 export * from './conv-transpose2d';
 export * from './batchnorm';
+export * from './topk';
