@@ -168,8 +168,17 @@ add_({
   make: (r) => [randTensor(r, [3, 5, 2]), tensor(new Int32Array([4, 4, 0, 2, 4, 0]), [2, 3])],
   fn: (x, i) => gather(x, i, 1),
 });
-// Distinct values: finite differences must not reorder the elements across the k-th place.
-add_({ name: 'topk(x, 4).values of [11]', make: (r) => [distinctTensor(r, [11])], fn: (x) => topk(x, 4).values });
+// Distinct values: finite differences must not reorder the elements across the k-th place. The
+// caller owns the indices too; values' gather keeps its own reference to them.
+add_({
+  name: 'topk(x, 4).values of [11]',
+  make: (r) => [distinctTensor(r, [11])],
+  fn: (x) => {
+    const { values, indices } = topk(x, 4);
+    indices.dispose();
+    return values;
+  },
+});
 add_({
   name: 'where, 0/1 mask [3,1], a [3,5], b [5]',
   make: (r) => [tensor([1, 0, 1], [3, 1]), randTensor(r, [3, 5]), randTensor(r, [5])],
