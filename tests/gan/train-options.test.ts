@@ -1,0 +1,104 @@
+/**
+ * Training options that change what D sees or what G learns from: instance noise (its schedule,
+ * and that it reaches D's inputs) and top-k generator updates (the kept count's schedule, and
+ * that G's loss is the loss of the k best-scored samples only).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNode } from '@webgan/kernels/node';
+import { memory, reshape, tensor, tidy, topk } from '@webgan/core';
+import { presetConfig, validateConfig, type TrainConfig } from '../../packages/gan/src/train/config';
+import { toyData } from '../../packages/gan/src/train/data-source';
+import { GanTrainer } from '../../packages/gan/src/train/trainer';
+import { generatorLoss } from '../../packages/gan/src/losses/adversarial';
+import { tinyToyConfig } from '../helpers/run-folder';
+
+beforeAll(async () => {
+  await initNode({ tuningFile: false });
+});
+
+const trainer = (overrides: Partial<TrainConfig>) => {
+  const config = tinyToyConfig(overrides);
+  validateConfig(config);
+  return new GanTrainer(config, toyData('ring8', config.seed));
+};
+
+/** f's result on a new trainer, which is disposed afterwards. */
+function withTrainer<T>(overrides: Partial<TrainConfig>, f: (t: GanTrainer) => T): T {
+  const t = trainer(overrides);
+  try {
+    return f(t);
+  } finally {
+    t.dispose();
+  }
+}
+
+/** D and G losses of the first `steps` steps. */
+async function losses(overrides: Partial<TrainConfig>, steps: number): Promise<number[][]> {
+  const t = trainer(overrides);
+  const out: number[][] = [];
+  for (let s = 0; s < steps; s++) {
+    const l = t.trainStep();
+    out.push([await l.d.item(), await l.g.item()]);
+    l.d.dispose();
+    l.g.dispose();
+    l.penalty?.dispose();
+  }
+  t.dispose();
+  return out;
+}
+
+describe('instance noise', () => {
+  it('shrinks linearly from instanceNoise to 0 over instanceNoiseSteps, then stays 0', () => {
+    const stds = withTrainer({ instanceNoise: 0.8, instanceNoiseSteps: 100 }, (t) => [0, 25, 50, 100, 150].map((s) => t.instanceNoiseStd(s)));
+    expect(stds).toEqual([0.8, 0.6000000000000001, 0.4, 0, 0]);
+    expect(withTrainer({}, (t) => t.instanceNoiseStd(0))).toBe(0);
+  });
+
+  it("changes D's inputs (and so the losses) while it lasts, and is reproducible", async () => {
+    const plain = await losses({}, 3);
+    const noisy = await losses({ instanceNoise: 1, instanceNoiseSteps: 100 }, 3);
+    expect(noisy[0][0]).not.toBeCloseTo(plain[0][0], 4);
+    expect(await losses({ instanceNoise: 1, instanceNoiseSteps: 100 }, 3)).toEqual(noisy);
+  });
+
+  it('is refused without a positive number of steps to shrink over', () => {
+    expect(() => validateConfig({ ...presetConfig('ring8'), instanceNoise: 0.5 })).toThrow(
+      'config: instanceNoiseSteps must be positive when instanceNoise is on (the steps over which the noise shrinks to 0), got 0',
+    );
+    expect(() => validateConfig({ ...presetConfig('ring8'), instanceNoise: -1 })).toThrow('config: instanceNoise must be a finite number ≥ 0, got -1');
+  });
+});
+
+describe('top-k generator updates', () => {
+  it('keep the whole batch at first and shrink linearly to topK of it over topKSteps', () => {
+    expect(withTrainer({ topK: 0.5, topKSteps: 100 }, (t) => [0, 50, 100, 400].map((s) => t.topKCount(s, 64)))).toEqual([64, 48, 32, 32]);
+    expect(withTrainer({ topK: 0.25 }, (t) => t.topKCount(0, 64))).toBe(16);
+    expect(withTrainer({}, (t) => t.topKCount(10, 64))).toBe(64);
+  });
+
+  it("G's loss is the loss of the best-scored samples: the mean over the top k", async () => {
+    const scores = [0.3, -2, 1.5, 0.9, -0.1, 2.2, -1.4, 0.6];
+    const loss = tidy(() => generatorLoss('non-saturating', reshape(topk(tensor(scores), 3).values, [3, 1])));
+    const got = await loss.item();
+    loss.dispose();
+    const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    const want = [2.2, 1.5, 0.9].reduce((a, x) => a + softplus(-x), 0) / 3;
+    expect(Math.abs(got - want)).toBeLessThan(1e-6);
+  });
+
+  it('change the generator steps once fewer samples are kept', async () => {
+    const plain = await losses({}, 3);
+    const kept = await losses({ topK: 0.25, topKSteps: 0 }, 3);
+    expect(kept[0][1]).not.toBeCloseTo(plain[0][1], 4);
+    expect(kept[0][0]).toBe(plain[0][0]);
+  });
+
+  it('is refused outside (0, 1]', () => {
+    expect(() => validateConfig({ ...presetConfig('ring8'), topK: 0 })).toThrow('config: topK must be in (0, 1], got 0');
+    expect(() => validateConfig({ ...presetConfig('ring8'), topK: 1.5 })).toThrow('config: topK must be in (0, 1], got 1.5');
+  });
+});
+
+it('leaves no tensor alive', () => {
+  expect(memory().liveTensors).toBe(0);
+});
