@@ -7,7 +7,7 @@ import { getRuntime } from '@webgan/kernels';
 import { initNode } from '@webgan/kernels/node';
 import {
   add, batchNorm, bceWithLogits, broadcastTo, concat, conv2d, convTranspose2d, crossEntropy, div, exp, full, gather, grad, layerNorm, linear, matmul,
-  maximum, memory, mse, mul, ones, reshape, sub, sum, tensor, tidy, zeros, type Tensor,
+  maximum, memory, mse, mul, ones, reshape, sub, sum, tensor, tidy, topk, zeros, type Tensor,
 } from '@webgan/core';
 
 beforeAll(async () => {
@@ -84,6 +84,11 @@ describe('wrong dtypes', () => {
 
   it('gather with float indices', scoped(() => {
     expect(() => gather(ones([4, 2]), tensor([0, 1]), 0)).toThrow(/gather: indices must be int32, got float32/);
+  }));
+
+  it('topk of a tensor that is not 1-D, and a k past its length', scoped(() => {
+    expect(() => topk(ones([4, 2]), 2)).toThrow('topk: x must be 1-D, got [4,2]');
+    expect(() => topk(ones([4]), 5)).toThrow('topKIndices: k must be an integer in [0, 4] for x [4], got 5');
   }));
 
   it('crossEntropy with float labels', scoped(() => {
