@@ -67,6 +67,7 @@ describe('exact resume', () => {
     ['MNIST DCGAN with BatchNorm and EMA', () => tinyMnist({ steps: 4 })],
     ['conditional DCGAN (cGAN)', () => tinyMnist({ steps: 4, conditional: 'cgan' })],
     ['toy MLP with instance noise and top-k generator updates', () => tinyToy({ steps: 12, instanceNoise: 0.5, instanceNoiseSteps: 8, topK: 0.5, topKSteps: 6 })],
+    ['toy MLP with a Gaussian-mixture latent prior', () => tinyToy({ steps: 12, latentPrior: 'mixture', latentComponents: 7, latentComponentStd: 0.3 })],
     ['WGAN-GP with n_critic 2 (random interpolates)', () => tinyToy({ steps: 8, loss: 'wasserstein', penalty: 'gp', nCritic: 2, dNorm: 'layer', checkpointEvery: 4 })],
   ];
   it.each(cases)('%s: straight vs half + resume give the same losses and weights', async (name, make) => {

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, add, mul, noGrad, randn, slice, concat, tensor, tidy, type Tensor } from '@webgan/core';
+import { Generator, add, mul, noGrad, slice, concat, tensor, tidy, type Tensor } from '@webgan/core';
 import { initNode } from '@webgan/kernels/node';
 import { writeFileAtomic } from '@webgan/nn/node';
 import { encodeIdx } from '../data/idx';
@@ -74,8 +74,8 @@ export async function sampleCommand(args: string[]): Promise<number> {
     columns = 8;
     const rows = Math.max(1, Math.round(count / columns));
     z = tidy(() => {
-      const a = randn([rows, latentDim], { generator: gen });
-      const b = randn([rows, latentDim], { generator: gen });
+      const a = trainer.prior.sample(rows, gen);
+      const b = trainer.prior.sample(rows, gen);
       const parts: Tensor[] = [];
       for (let r = 0; r < rows; r++) {
         const ar = slice(a, [r, 0], [1, latentDim]);
@@ -88,7 +88,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       return concat(parts, 0);
     });
   } else {
-    z = randn([count, latentDim], { generator: gen });
+    z = trainer.prior.sample(count, gen);
   }
   const n = z.shape[0];
   const labels = conditional ? Int32Array.from({ length: n }, (_, i) => cls ?? i % numClasses) : null;
@@ -167,7 +167,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   const all = new Uint8Array(count * per);
   for (let start = 0; start < count; start += 500) {
     const m = Math.min(500, count - start);
-    const z = randn([m, trainer.config.latentDim], { generator: gen });
+    const z = trainer.prior.sample(m, gen);
     const images = await generateImages(trainer, z, labels ? labels.slice(start, start + m) : null);
     z.dispose();
     for (let i = 0; i < m * per; i++) all[start * per + i] = Math.max(0, Math.min(255, Math.round(((images[i] + 1) / 2) * 255)));

@@ -13,8 +13,8 @@ const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 
 const ARRAY_KEYS = new Set(['betasG', 'betasD', 'gHidden', 'dHidden']);
 const BOOLEAN_KEYS = new Set(['spectralNorm', 'minibatchStd']);
-const STRING_KEYS = new Set(['preset', 'data', 'model', 'conditional', 'loss', 'penalty', 'dNorm', 'gNorm', 'onNan']);
-const INTEGER_KEYS = new Set(['dMaxout', 'nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'imageSize', 'seed', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples', 'pac', 'lrDecaySteps', 'instanceNoiseSteps', 'topKSteps']);
+const STRING_KEYS = new Set(['preset', 'data', 'model', 'conditional', 'loss', 'penalty', 'dNorm', 'gNorm', 'onNan', 'latentPrior']);
+const INTEGER_KEYS = new Set(['dMaxout', 'nCritic', 'steps', 'batchSize', 'latentDim', 'width', 'imageSize', 'seed', 'logEvery', 'sampleEvery', 'checkpointEvery', 'evalSamples', 'pac', 'lrDecaySteps', 'instanceNoiseSteps', 'topKSteps', 'latentComponents']);
 
 function settingSpec(): Record<string, FlagSpec> {
   const spec: Record<string, FlagSpec> = {};

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, memory, randn, tensor, noGrad, tidy, type Tensor } from '@webgan/core';
+import { Generator, memory, tensor, noGrad, tidy, type Tensor } from '@webgan/core';
 import { GpuDeviceLostError, getRuntime } from '@webgan/kernels';
 import { writeFileAtomic } from '@webgan/nn/node';
 import { encodePng } from '../image/png';
@@ -82,8 +82,9 @@ export function prepareRunFolder(out: string, resume: boolean): void {
 }
 
 /** Fixed latents (and labels) for sample grids: the same images at every step of a run. */
-function fixedInputs(config: TrainConfig, conditional: boolean, numClasses: number, count: number): { z: Tensor; labels: Tensor | null } {
-  const z = randn([count, config.latentDim], { generator: new Generator(config.seed + 777) });
+function fixedInputs(trainer: GanTrainer, count: number): { z: Tensor; labels: Tensor | null } {
+  const { config, models: { conditional, numClasses } } = trainer;
+  const z = trainer.prior.sample(count, new Generator(config.seed + 777));
   const labels = conditional ? tensor(Int32Array.from({ length: count }, (_, i) => Math.floor(i / Math.ceil(count / numClasses)) % numClasses), [count]) : null;
   return { z, labels };
 }
@@ -173,7 +174,7 @@ async function train(options: RunOptions, config: TrainConfig, data: DataSource,
   // Lines logged after the checkpoint we resume from belong to a future that is recomputed.
   let history = readMetricsLines(metricsPath, trainer.step);
   writeFileSync(metricsPath, history.map((l) => JSON.stringify(l) + '\n').join(''));
-  const inputs = fixedInputs(config, trainer.models.conditional, trainer.models.numClasses, trainer.models.conditional ? 100 : 64);
+  const inputs = fixedInputs(trainer, trainer.models.conditional ? 100 : 64);
 
   let interrupted = false;
   const onSigint = () => {

@@ -18,6 +18,7 @@ import { mulberry32 } from '../data/shuffle';
 import type { TrainConfig } from './config';
 import { BatchSampler, type DataSource } from './data-source';
 import { updateEma } from './ema';
+import { LatentPrior } from './latent-prior';
 import { buildModels, type GanModels } from './models';
 
 export interface StepLosses {
@@ -52,6 +53,8 @@ export class GanTrainer {
   readonly sampler: BatchSampler;
   /** GPU random numbers for latents and penalties; its state is checkpointed. */
   readonly generator: Generator;
+  /** G's latent distribution; every latent the trainer, the run's sample grids and the CLI draw comes from it. */
+  readonly prior: LatentPrior;
   /** Generator steps completed. */
   step = 0;
   /** GPU flag of non-finite losses and gradients (see markNonFinite); read by nonFinite(). */
@@ -73,6 +76,7 @@ export class GanTrainer {
     this.optG = new Adam(this.models.generator.parameters(), { lr: config.lrG, betas: config.betasG });
     this.optD = new Adam(this.models.discriminator.parameters(), { lr: config.lrD, betas: config.betasD });
     this.sampler = new BatchSampler(data, config.batchSize, config.seed);
+    this.prior = new LatentPrior(config);
     this.nonFiniteFlag = nonFiniteFlag(getRuntime());
   }
 
@@ -117,7 +121,7 @@ export class GanTrainer {
   }
 
   private latent(): Tensor {
-    return randn([this.config.batchSize, this.config.latentDim], { generator: this.generator });
+    return this.prior.sample(this.config.batchSize, this.generator);
   }
 
   /** Learning rate factor at a step: linear decay to lrFinalFraction over lrDecaySteps. */
@@ -254,7 +258,7 @@ export class GanTrainer {
     for (let start = 0; start < n; start += chunk) {
       const m = Math.min(chunk, n - start);
       const y = noGrad(() => tidy(() => {
-        const z = randn([m, this.config.latentDim], { generator: gen });
+        const z = this.prior.sample(m, gen);
         const labels = this.models.conditional
           ? tensor(options.labels ? options.labels.slice(start, start + m) : Int32Array.from({ length: m }, (_, i) => (start + i) % this.models.numClasses), [m])
           : null;
@@ -274,5 +278,6 @@ export class GanTrainer {
     this.models.generator.dispose();
     this.models.discriminator.dispose();
     this.ema?.dispose();
+    this.prior.dispose();
   }
 }
