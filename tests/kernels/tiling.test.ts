@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   GEMM_TILING_CANDIDATES,
+  canShareAcrossSubgroup,
   conv2d,
   conv2dBackwardData,
   conv2dBackwardFilter,
   convTranspose2d,
   fromArray,
+  heuristicTiling,
   matmul,
   setGemmTiling,
   toArray,
@@ -22,6 +24,7 @@ import {
   useTuningStore,
   type DeviceArray,
   type GemmTiling,
+  type RegisterGemmTiling,
   type Runtime,
 } from '@webgan/kernels';
 import { fileTuningStore, initNode } from '@webgan/kernels/node';
@@ -55,7 +58,7 @@ async function check(got: DeviceArray, ref: { out: Float64Array; absSum: Float64
 const label = (t: GemmTiling) =>
   t.kind === 'workgroup-memory'
     ? `workgroup-memory ${t.workgroupSize / t.workgroupCols}x${t.workgroupCols} threads of ${t.rowsPerThread}x${t.colsPerThread}, k${t.kTile}`
-    : `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}`;
+    : `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}${t.lanes === 'cols' ? ' lanes along columns' : ''}${t.subgroupShare ? ' subgroup-shared' : ''}`;
 
 it('the candidates include both main loops', () => {
   expect(new Set(GEMM_TILING_CANDIDATES.map((t) => t.kind ?? 'registers'))).toEqual(new Set(['registers', 'workgroup-memory']));
@@ -113,6 +116,43 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling
     const XT = upload(xt, [2, 5, 4, 3]);
     await check(convTranspose2d(rt, XT, TW, tParams), convTranspose2dRef(f64(xt), [2, 5, 4, 3], f64(tw), tShape, tParams), 'conv-transpose2d');
     for (const a of [X, Wt, DY, TW, XT]) rt.release(a.buffer);
+  });
+});
+
+describe('subgroup-shared main loops', () => {
+  const shared = GEMM_TILING_CANDIDATES.filter((t): t is RegisterGemmTiling => t.kind !== 'workgroup-memory' && t.subgroupShare === true);
+  // A runtime whose device has no subgroups: only the adapter summary is consulted.
+  const withoutSubgroups = () => ({ ...rt, adapter: { ...rt.adapter, subgroupMinSize: 0 } }) as unknown as Runtime;
+
+  it('are candidates, and lavapipe (8-wide subgroups) runs them and picks them for wide layers', () => {
+    expect(shared.length).toBeGreaterThan(0);
+    expect(shared.some((t) => t.lanes === 'cols')).toBe(true);
+    expect(rt.adapter.subgroupMinSize).toBe(8);
+    expect(canShareAcrossSubgroup(rt)).toBe(true);
+    expect(heuristicTiling(rt, 64, 512, 'matmul', '1')).toMatchObject({ subgroupShare: true });
+    expect(heuristicTiling(rt, 3136, 128, 'conv2d', 'forward')).toMatchObject({ subgroupShare: true });
+  });
+
+  it('are refused, and never picked, where subgroups are missing', () => {
+    const bare = withoutSubgroups();
+    expect(canShareAcrossSubgroup(bare)).toBe(false);
+    expect(() => setGemmTiling(bare, shared[0])).toThrow(/needs subgroups of at least 8 invocations; this device's smallest is none \(no subgroups feature\)/);
+    for (const [rows, cols, name, kind] of [[64, 512, 'matmul', '1'], [3136, 128, 'conv2d', 'forward'], [1024, 128, 'conv2d', 'backward-filter']] as const) {
+      expect(heuristicTiling(bare, rows, cols, name, kind)).not.toMatchObject({ subgroupShare: true });
+    }
+  });
+
+  it.each(shared.map((t) => [label(t), t] as const))('%s: an infinity at the last k stays infinite (the chunk past K adds 0, not NaN)', async (_, tiling) => {
+    setGemmTiling(rt, tiling);
+    const [M, K, N] = [5, 9, 6];
+    const a = new Float32Array(M * K).fill(0.5);
+    for (let i = 0; i < M; i++) a[i * K + K - 1] = Infinity;
+    const b = new Float32Array(K * N).fill(1);
+    const A = upload(a, [M, K]);
+    const B = upload(b, [K, N]);
+    const out = matmul(rt, A, B);
+    expect(Array.from((await toArray(rt, out)) as Float32Array)).toEqual(new Array(M * N).fill(Infinity));
+    for (const x of [A, B, out]) rt.release(x.buffer);
   });
 });
 

@@ -11,5 +11,5 @@ export { NoAdapterError, GpuKernelError, GpuDeviceLostError, GpuUsageError } fro
 export { selfTest, type SelfTestResult } from './runtime/self-test';
 export * from './ops/index';
 export type { Activation } from './wgsl/activation';
-export { GEMM_TILING_CANDIDATES, setGemmTiling, heuristicTiling, tuneGemms, useTuningStore, type TuningStore, type TuningReport } from './wgsl/tiling';
-export type { GemmTiling } from './wgsl/gemm';
+export { GEMM_TILING_CANDIDATES, canShareAcrossSubgroup, setGemmTiling, heuristicTiling, tuneGemms, useTuningStore, type TuningStore, type TuningReport } from './wgsl/tiling';
+export type { GemmTiling, RegisterGemmTiling, WorkgroupMemoryGemmTiling } from './wgsl/gemm';

@@ -68,9 +68,10 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
     batch,
     inputs: [['a', 'f32'], ['b', vectorB ? 'vec4f' : 'f32'], ...(options.bias ? [['bias', 'f32'] as const] : [])],
     rowSetup: (i) => `let aRow${i} = bz * ${aBatchStride}u + row${i} * ${transposeA ? 1 : K}u;`,
-    kLoopOpen: () => 'for (var k = 0u; k < bounds.k; k++) {',
+    kLoopOpen: () => '',
+    kLoopClose: '',
+    innerLoop: 'k',
     loopBounds: { k: K },
-    kLoopClose: '}',
     a: (i) => `a[aRow${i} + k * ${transposeA ? M : 1}u]`,
     b: (col) => {
       const base = `bz * ${bBatchStride}u`;

@@ -28,8 +28,8 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-/** Optional features used when present (profiling, later speed steps). */
-const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+/** Optional features used when present: profiling, f16, subgroup-shared GEMM operands. */
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
 
 let defaultRuntime: Runtime | undefined;
 
@@ -50,7 +50,7 @@ export async function init(options: InitOptions = {}): Promise<Runtime> {
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgan' });
 
-  const runtime = new Runtime(device, summarize(adapter), options);
+  const runtime = new Runtime(device, summarize(adapter, device), options);
   defaultRuntime = runtime;
   return runtime;
 }
@@ -63,8 +63,10 @@ export function getRuntime(): Runtime {
   return defaultRuntime;
 }
 
-function summarize(adapter: GPUAdapter): AdapterSummary {
+function summarize(adapter: GPUAdapter, device: GPUDevice): AdapterSummary {
   const info = adapter.info;
+  // Dawn and Chrome report the range of subgroup sizes in the adapter info (WebGPU's subgroups).
+  const subgroupMin = (info as { subgroupMinSize?: number }).subgroupMinSize;
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   const software = /llvmpipe|lavapipe|swiftshader|software|warp/.test(text);
   const flagged = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true
@@ -76,5 +78,6 @@ function summarize(adapter: GPUAdapter): AdapterSummary {
     description: info.description,
     isFallbackAdapter: software || flagged,
     features: [...adapter.features].sort(),
+    subgroupMinSize: device.features.has('subgroups') && typeof subgroupMin === 'number' ? subgroupMin : 0,
   };
 }

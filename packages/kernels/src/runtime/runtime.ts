@@ -29,6 +29,8 @@ export interface AdapterSummary {
   isFallbackAdapter: boolean;
   /** Every feature the adapter offers (the device enables only those webgan uses). */
   features: string[];
+  /** The smallest subgroup the device may run, when its `subgroups` feature is enabled; 0 otherwise. */
+  subgroupMinSize: number;
 }
 
 export interface RuntimeStats extends PoolStats {

@@ -47,8 +47,9 @@ export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
       let valid${i} = ih${i} >= 0 && ih${i} < ${g.H} && iw${i} >= 0 && iw${i} < ${g.W};
       let tap${i} = xImg${i} + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}));`).join('')}
       let wTap = kh * ${g.KW}u + kw;
-    for (var c = 0u; c < bounds.c; c++) {`,
-    kLoopClose: '}}}',
+`,
+    kLoopClose: '}}',
+    innerLoop: 'c',
     loopBounds: { kh: g.KH, kw: g.KW, c: g.C },
     a: (i) => `select(0.0, x[tap${i} + c * ${HW}u], valid${i})`,
     b: (col) => fourColumns(col, g.O, (o) => `(${o}) * ${g.C * KK}u + c * ${KK}u + wTap`, 'w'),
@@ -100,8 +101,9 @@ export function convBackwardDataProblem(name: string, g: ConvGeometry): GemmProb
       let valid${i} = th${i} >= 0 && tw${i} >= 0 && th${i} % ${g.strideH} == 0 && tw${i} % ${g.strideW} == 0 && oh${i} < ${g.OH} && ow${i} < ${g.OW};
       let tap${i} = dyImg${i} + u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}));`).join('')}
       let wTap = kh * ${g.KW}u + kw;
-    for (var o = 0u; o < bounds.o; o++) {`,
-    kLoopClose: '}}}',
+`,
+    kLoopClose: '}}',
+    innerLoop: 'o',
     loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
     a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
     b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
@@ -142,22 +144,24 @@ export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmPr
   let c${i} = row${i} / ${KK}u;
   let khOff${i} = i32((row${i} / ${g.KW}u) % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
   let kwOff${i} = i32(row${i} % ${g.KW}u * ${g.dilationW}u) - ${g.padW};`,
+    // Images innermost: the K loop the main loop chunks (subgroup sharing takes 8 k at a time)
+    // is then N long, not OW (7 in a 28 px DCGAN's second layer: an eighth of each chunk idle).
     kLoopOpen: (rows) => `
-    for (var img = 0u; img < bounds.n; img++) {
-    ${range(rows).map((i) => `let xImg${i} = (img * ${g.C}u + c${i}) * ${HW}u;`).join('\n    ')}
     for (var oh = 0u; oh < bounds.oh; oh++) {
       ${range(rows).map((i) => `
       let ih${i} = i32(oh * ${g.strideH}u) + khOff${i};
-      let rowOk${i} = ih${i} >= 0 && ih${i} < ${g.H};
-      let xRow${i} = xImg${i} + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u;`).join('')}
-      let dyRow = img * ${g.O * OHW}u + oh * ${g.OW}u;
-    for (var ow = 0u; ow < bounds.ow; ow++) {`,
-    kLoopClose: '}}}',
-    loopBounds: { n: g.N, oh: g.OH, ow: g.OW },
-    rowInner: (i) => `let iw${i} = i32(ow * ${g.strideW}u) + kwOff${i};
-      let valid${i} = rowOk${i} && iw${i} >= 0 && iw${i} < ${g.W};`,
-    a: (i) => `select(0.0, x[xRow${i} + u32(clamp(iw${i}, 0, ${g.W - 1}))], valid${i})`,
-    b: (col) => fourColumns(col, g.O, (o) => `dyRow + (${o}) * ${OHW}u + ow`, 'dy'),
+      let rowOk${i} = ih${i} >= 0 && ih${i} < ${g.H};`).join('')}
+    for (var ow = 0u; ow < bounds.ow; ow++) {
+      ${range(rows).map((i) => `
+      let iw${i} = i32(ow * ${g.strideW}u) + kwOff${i};
+      let valid${i} = rowOk${i} && iw${i} >= 0 && iw${i} < ${g.W};
+      let xPix${i} = c${i} * ${HW}u + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}));`).join('')}
+      let dyPix = oh * ${g.OW}u + ow;`,
+    kLoopClose: '}}',
+    innerLoop: 'img',
+    loopBounds: { oh: g.OH, ow: g.OW, img: g.N },
+    a: (i) => `select(0.0, x[img * ${g.C * HW}u + xPix${i}], valid${i})`,
+    b: (col) => fourColumns(col, g.O, (o) => `img * ${g.O * OHW}u + (${o}) * ${OHW}u + dyPix`, 'dy'),
     flatK: g.N * OHW,
     // Flat k ↔ (n, oh, ow), as in the loop nest; rows are taps (c, kh, kw).
     accessorFunctions: `
@@ -226,8 +230,9 @@ export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): Ge
       let valid${i} = th${i} >= 0 && tw${i} >= 0 && oh${i} < ${g.OH} && ow${i} < ${g.OW};
       let tap${i} = dyImg${i} + u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}));`).join('')}
       let wTap = kh * ${g.KW}u + kw;
-    for (var o = 0u; o < bounds.o; o++) {`,
-    kLoopClose: '}}}',
+`,
+    kLoopClose: '}}',
+    innerLoop: 'o',
     loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
     a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
     b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),

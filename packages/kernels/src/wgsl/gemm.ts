@@ -25,13 +25,26 @@ export interface RegisterGemmTiling {
   workgroupSize: number;
   /**
    * What consecutive invocations (SIMD lanes on a CPU) step along. 'rows' (default): each lane
-   * its own rows, the column block from the workgroup id, so B loads are uniform and A loads
-   * vary per lane. 'cols': the rows come from the workgroup id, so A loads (and an im2col tap's
-   * address arithmetic) are uniform, and lanes take consecutive groups of 4 columns; a lane's
-   * colsPerThread / 4 column groups lie workgroupSize groups apart.
+   * its own rows, the column block from the workgroup id, so every lane of a workgroup reads the
+   * same B values and its own A values. 'cols': the rows come from the workgroup id, so A values
+   * (and an im2col tap's address arithmetic) are the same for all lanes, and lanes take
+   * consecutive groups of 4 columns; a lane's colsPerThread / 4 column groups lie workgroupSize
+   * groups apart.
    */
   lanes?: 'rows' | 'cols';
+  /**
+   * Load the operand every lane shares (B with lanes along rows, A along columns) once per
+   * subgroup instead of once per lane: the innermost K loop runs in chunks of 8, lane l loads the
+   * chunk's k = k0 + l, and subgroupBroadcast hands each k's value to all lanes. On lavapipe
+   * every storage load is 8 branchy scalar loads, one per lane, even when all lanes read the same
+   * address; with this the shared operand costs 1/8 of that. Needs the `subgroups` feature with
+   * subgroups of at least 8 invocations (`Runtime.subgroupMinSize`).
+   */
+  subgroupShare?: boolean;
 }
+
+/** The K chunk of a subgroup-shared main loop: lanes 0..7 of a subgroup each load one k of it. */
+export const SUBGROUP_K_CHUNK = 8;
 
 /**
  * Workgroup-memory tiling: workgroupSize / workgroupCols rows of threads × workgroupCols columns
@@ -58,7 +71,7 @@ export function tilingLabel(t: GemmTiling): string {
   if (t.kind === 'workgroup-memory') {
     return `workgroup-memory ${t.workgroupSize / t.workgroupCols}x${t.workgroupCols} threads of ${t.rowsPerThread}x${t.colsPerThread}, k${t.kTile}`;
   }
-  return `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}${t.lanes === 'cols' ? ' lanes-cols' : ''}`;
+  return `registers ${t.rowsPerThread}x${t.colsPerThread}x${t.workgroupSize}${t.lanes === 'cols' ? ' lanes-cols' : ''}${t.subgroupShare ? ' subgroup-share' : ''}`;
 }
 
 /** Why `tiling` cannot be used (tuning files may hold anything), or undefined when it can. */
@@ -69,6 +82,7 @@ export function gemmTilingError(tiling: GemmTiling): string | undefined {
   if (tiling.kind === 'workgroup-memory') return workgroupTilingError(tiling);
   if (tiling.kind !== undefined && tiling.kind !== 'registers') return `unknown kind ${JSON.stringify(tiling.kind)}`;
   if (tiling.lanes !== undefined && tiling.lanes !== 'rows' && tiling.lanes !== 'cols') return `unknown lanes ${JSON.stringify(tiling.lanes)}`;
+  if (tiling.subgroupShare !== undefined && typeof tiling.subgroupShare !== 'boolean') return `subgroupShare must be a boolean, got ${JSON.stringify(tiling.subgroupShare)}`;
   return undefined;
 }
 
@@ -96,11 +110,16 @@ export interface GemmProblem {
    */
   rowSetup(i: number): string;
   /**
-   * The K loop nest: opening lines (loops, and per-row values computed between loops, for rows
-   * 0 .. rowsPerThread-1) and the closing braces.
+   * The outer K loops: opening lines (loops, and per-row values computed between loops, for rows
+   * 0 .. rowsPerThread-1; empty when K is a single loop) and their closing braces.
    */
   kLoopOpen(rowsPerThread: number): string;
   kLoopClose: string;
+  /**
+   * The innermost K loop's variable: the main loop writes that loop itself (plain, or in chunks
+   * for subgroup sharing), from 0 to `bounds.<innerLoop>`; `a`, `b` and `rowInner` read it.
+   */
+  innerLoop: string;
   /** Per-row statements at the top of the innermost loop body (e.g. validity of an im2col tap). */
   rowInner?(i: number): string;
   /** f32 expression of A(row i, k) inside the loop. */
@@ -112,9 +131,10 @@ export interface GemmProblem {
    */
   b(col: string): string;
   /**
-   * Trip counts of the K loops, read in WGSL as `bounds.<name>`. They travel as uniforms rather
-   * than literals on purpose: LLVM (lavapipe) fully unrolls nested loops with constant bounds,
-   * which made a 3×3×3 convolution take 20 s to compile, for no speed gain.
+   * Trip counts of the K loops (the innermost one's under its variable's name), read in WGSL as
+   * `bounds.<name>`. They travel as uniforms rather than literals on purpose: LLVM (lavapipe)
+   * fully unrolls nested loops with constant bounds, which made a 3×3×3 convolution take 20 s to
+   * compile, for no speed gain.
    */
   loopBounds: Readonly<Record<string, number>>;
 
@@ -157,6 +177,8 @@ export interface GemmMainLoop {
   loopBounds: Readonly<Record<string, number>>;
   /** Module-scope declarations: workgroup arrays, helper functions. */
   declarations: string;
+  /** Whether the body uses subgroup operations (`enable subgroups;` and the `sl` builtin). */
+  usesSubgroups?: boolean;
   /**
    * Statements of `main` (with `wid`, `lane` and `bz` in scope) that leave vec4f accumulators
    * `acc{i}_{j}` (i < rowsPerThread, j < colsPerThread / 4) holding C before the epilogue.
@@ -186,6 +208,48 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
   // Row i and the first column of vec4 j of this invocation.
   const rowOf = (i: number) => (lanesAlongCols ? `wid.x * ${TM}u + ${i}u` : `wid.x * ${WG * TM}u + ${i * WG}u + lane`);
   const colOf = (j: number) => (lanesAlongCols ? `(wid.y * ${WG * TN}u + ${4 * j * WG}u + 4u * lane)` : `(col0 + ${4 * j}u)`);
+  const k = problem.innerLoop;
+  const bound = `bounds.${k}`;
+  const rowInner = problem.rowInner ? range(TM).map((i) => problem.rowInner!(i)).join('\n      ') : '';
+  const aLoads = (inRange?: string) =>
+    range(TM).map((i) => `let a${i} = vec4f(${inRange ? `select(0.0, ${problem.a(i)}, ${inRange})` : problem.a(i)});`).join('\n      ');
+  const bLoads = (inRange?: string) =>
+    range(vecs).map((j) => `let b${j} = ${inRange ? `select(vec4f(0.0), ${problem.b(colOf(j))}, ${inRange})` : problem.b(colOf(j))};`).join('\n      ');
+  let innerLoop: string;
+  if (!tiling.subgroupShare) {
+    innerLoop = `for (var ${k} = 0u; ${k} < ${bound}; ${k}++) {
+      ${rowInner}
+      ${aLoads()}
+      ${bLoads()}
+      ${fmas}
+    }`;
+  } else {
+    // Lane sl of the subgroup loads the shared operand for k = chunk + sl (0 past the end); step
+    // kk of the chunk takes lane kk's value. The other operand is zeroed past the end too, so an
+    // infinity at the clamped k cannot turn 0 into NaN.
+    const shared = lanesAlongCols ? range(TM).map((i) => `shared${i}`) : range(vecs).map((j) => `shared${j}`);
+    const sharedLoads = lanesAlongCols
+      ? range(TM).map((i) => `shared${i} = select(0.0, ${problem.a(i)}, inRange);`)
+      : range(vecs).map((j) => `shared${j} = select(vec4f(0.0), ${problem.b(colOf(j))}, inRange);`);
+    const step = (kk: number) => `{
+      let ${k} = min(${k}Chunk + ${kk}u, ${bound} - 1u);
+      let inRange = ${k}Chunk + ${kk}u < ${bound};
+      ${rowInner}
+      ${lanesAlongCols ? range(TM).map((i) => `let a${i} = vec4f(subgroupBroadcast(shared${i}, ${kk}u));`).join('\n      ') : aLoads('inRange')}
+      ${lanesAlongCols ? bLoads('inRange') : range(vecs).map((j) => `let b${j} = subgroupBroadcast(shared${j}, ${kk}u);`).join('\n      ')}
+      ${fmas}
+    }`;
+    innerLoop = `for (var ${k}Chunk = 0u; ${k}Chunk < ${bound}; ${k}Chunk += ${SUBGROUP_K_CHUNK}u) {
+      ${shared.map((name) => `var ${name}: ${lanesAlongCols ? 'f32' : 'vec4f'};`).join(' ')}
+      {
+        let ${k} = min(${k}Chunk + sl, ${bound} - 1u);
+        let inRange = ${k}Chunk + sl < ${bound};
+        ${lanesAlongCols ? rowInner : ''}
+        ${sharedLoads.join('\n        ')}
+      }
+      ${range(SUBGROUP_K_CHUNK).map(step).join('\n      ')}
+    }`;
+  }
   const body = `
   let col0 = wid.y * ${TN}u;
   ${range(TM).map((i) => `let rowRaw${i} = ${rowOf(i)};
@@ -193,10 +257,7 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
   ${problem.rowSetup(i)}`).join('\n  ')}
   ${range(TM).flatMap((i) => range(vecs).map((j) => `var acc${i}_${j} = vec4f(0.0);`)).join('\n  ')}
     ${problem.kLoopOpen(TM)}
-      ${problem.rowInner ? range(TM).map((i) => problem.rowInner!(i)).join('\n      ') : ''}
-      ${range(TM).map((i) => `let a${i} = vec4f(${problem.a(i)});`).join('\n      ')}
-      ${range(vecs).map((j) => `let b${j} = ${problem.b(colOf(j))};`).join('\n      ')}
-      ${fmas}
+    ${innerLoop}
     ${problem.kLoopClose}`;
   return {
     workgroupSize: WG,
@@ -205,6 +266,7 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
       : [Math.ceil(problem.rows / (WG * TM)), Math.ceil(problem.cols / TN), problem.batch],
     loopBounds: problem.loopBounds,
     declarations: '',
+    usesSubgroups: tiling.subgroupShare === true,
     body,
     rowsPerThread: TM,
     colsPerThread: TN,
@@ -247,7 +309,7 @@ export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: 
     key: `${problem.name}|${problem.key}|${tilingLabel(tiling)}|${activation}|${epilogue.slope ?? ''}|${epilogue.bias ?? ''}`,
     bindings: [...problem.inputs.map(() => 'read' as const), 'read_write'],
     uniformBytes: uniforms.byteLength,
-    source: () => `
+    source: () => `${loop.usesSubgroups ? 'enable subgroups;' : ''}
 ${problem.inputs.map(([name, type], b) => `@group(0) @binding(${b}) var<storage, read> ${name}: array<${type}>;`).join('\n')}
 @group(0) @binding(${problem.inputs.length}) var<storage, read_write> out: array<f32>;
 struct LoopBounds { ${boundFields} }
@@ -255,7 +317,7 @@ struct LoopBounds { ${boundFields} }
 ${activation === 'tanh' || activation === 'sigmoid' ? ACTIVATION_HELPERS : ''}
 ${loop.declarations}
 @compute @workgroup_size(${loop.workgroupSize})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32${loop.usesSubgroups ? ', @builtin(subgroup_invocation_id) sl: u32' : ''}) {
   let bz = wid.z;
   ${loop.body}
   ${epilogueStores(problem, loop, epilogue)}
