@@ -16,7 +16,7 @@
  *            rtol 3e-5 there (params stay at 1e-5).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adamUpdate, emaUpdate, type Runtime } from '@webgan/kernels';
+import { adamUpdate, emaUpdate, nonFiniteFlag, readNonFiniteFlag, rmspropUpdate, sgdUpdate, type DeviceArray, type OptimOptions, type Runtime } from '@webgan/kernels';
 import { initNode } from '@webgan/kernels/node';
 import { Rng, adamScales, adamStepRef, assertClose, randomArray, randomNormalArray, withScope, type AdamHyperRef } from '../helpers/reference-elementwise';
 
@@ -173,6 +173,51 @@ describe('emaUpdate', () => {
       const a = s.up(new Float32Array(4), [4]);
       expect(() => emaUpdate(rt, a, s.up(new Float32Array(4), [4]), 1.5)).toThrow(/decay must be in \[0, 1\], got 1.5/);
       expect(() => emaUpdate(rt, a, s.up(new Float32Array(5), [5]), 0.5)).toThrow(/value \[5\] does not match params \(4 elements\)/);
+    });
+  });
+});
+
+describe('non-finite marks inside the updates', () => {
+  // Each update, given a flag, marks it when a gradient in its range is NaN or ±Inf, and updates
+  // exactly as it does without one.
+  const updates: [string, (p: DeviceArray, g: DeviceArray, state: DeviceArray[], options: OptimOptions) => void][] = [
+    ['adam', (p, g, [m, v], o) => adamUpdate(rt, p, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 }, o)],
+    ['sgd', (p, g, [b], o) => sgdUpdate(rt, p, g, b, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true }, o)],
+    ['rmsprop', (p, g, [sq, avg, b], o) => rmspropUpdate(rt, p, g, sq, avg, b, { lr: 0.1, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0.5, centered: true }, o)],
+  ];
+  it.each(updates)('%s', async (_, update) => {
+    const n = 300;
+    const rng = new Rng(31);
+    const p0 = randomArray(rng, n, -1, 1);
+    const g0 = randomArray(rng, n, -1, 1);
+    await withScope(rt, async (s) => {
+      const run = async (grads: Float32Array, options: OptimOptions) => {
+        const p = s.up(p0, [n]);
+        update(p, s.up(grads, [n]), [0, 1, 2].map(() => s.up(new Float32Array(n), [n])), options);
+        return (await s.read(p)) as Float32Array;
+      };
+      const range = { offset: 100, count: 150 };
+      const plain = await run(g0, { range });
+      const flag = nonFiniteFlag(rt);
+      try {
+        expect(await run(g0, { range, nonFinite: { flag, step: 5, what: 4 } })).toEqual(plain);
+        expect(await readNonFiniteFlag(rt, flag)).toBeNull();
+        const outside = Float32Array.from(g0);
+        outside[99] = NaN;
+        outside[250] = Infinity;
+        await run(outside, { range, nonFinite: { flag, step: 6, what: 4 } });
+        expect(await readNonFiniteFlag(rt, flag)).toBeNull();
+        const inside = Float32Array.from(g0);
+        inside[249] = -Infinity;
+        await run(inside, { range, nonFinite: { flag, step: 7, what: 4 } });
+        inside[249] = g0[249];
+        inside[100] = NaN;
+        await run(inside, { range, nonFinite: { flag, step: 8, what: 16 } });
+        expect(await readNonFiniteFlag(rt, flag)).toEqual({ step: 7, what: 4 | 16 });
+        await expect(run(g0, { range, nonFinite: { flag, step: -1, what: 4 } })).rejects.toThrow(/step must be an integer in \[0, 2147483647\), got -1/);
+      } finally {
+        rt.release(flag.buffer);
+      }
     });
   });
 });

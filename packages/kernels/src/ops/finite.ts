@@ -38,6 +38,26 @@ export async function readNonFiniteFlag(runtime: Runtime, flag: DeviceArray): Pr
   return step === NON_FINITE_CLEAR ? null : { step, what };
 }
 
+/** A mark to make when a value is not finite: lower flag[0] to `step`, OR `what` into flag[1]. */
+export interface NonFiniteMark {
+  flag: DeviceArray;
+  step: number;
+  what: number;
+}
+
+/**
+ * WGSL test that the f32 expression is NaN or ±Inf: an exponent of all ones. Testing the bits,
+ * not \`x != x\`, because a shader compiler may assume floats are never NaN and fold that away.
+ */
+export const NON_FINITE_TEST = (x: string): string => `(bitcast<u32>(${x}) & 0x7f800000u) == 0x7f800000u`;
+
+/** Throws naming the op when a mark's flag, step or code is invalid. */
+export function checkNonFiniteMark(op: string, mark: NonFiniteMark): void {
+  checkFlag(op, mark.flag);
+  if (!Number.isInteger(mark.step) || mark.step < 0 || mark.step >= NON_FINITE_CLEAR) throw new Error(`${op}: step must be an integer in [0, ${NON_FINITE_CLEAR}), got ${mark.step}`);
+  if (!Number.isInteger(mark.what) || mark.what <= 0 || mark.what > 0x7fffffff) throw new Error(`${op}: what must be a positive 31-bit code, got ${mark.what}`);
+}
+
 function checkFlag(op: string, flag: DeviceArray): void {
   if (flag.dtype !== 'int32' || sizeOf(flag.shape) !== 2) throw new Error(`${op}: flag must be int32 [2], got ${flag.dtype ?? 'float32'} ${formatShape(flag.shape)}`);
 }
@@ -54,10 +74,8 @@ export const markNonFinite = guarded(function markNonFinite(
   what: number,
   range?: { offset: number; count: number },
 ): void {
-  checkFlag('markNonFinite', flag);
+  checkNonFiniteMark('markNonFinite', { flag, step, what });
   if ((input.dtype ?? 'float32') !== 'float32') throw new Error(`markNonFinite: input must be float32, got ${input.dtype}`);
-  if (!Number.isInteger(step) || step < 0 || step >= NON_FINITE_CLEAR) throw new Error(`markNonFinite: step must be an integer in [0, ${NON_FINITE_CLEAR}), got ${step}`);
-  if (!Number.isInteger(what) || what <= 0 || what > 0x7fffffff) throw new Error(`markNonFinite: what must be a positive 31-bit code, got ${what}`);
   const n = sizeOf(input.shape);
   const r = range ?? { offset: 0, count: n };
   if (!Number.isInteger(r.offset) || !Number.isInteger(r.count) || r.offset < 0 || r.count < 0 || r.offset + r.count > n) {
@@ -70,8 +88,6 @@ export const markNonFinite = guarded(function markNonFinite(
     key: `mark-non-finite|${grid.rowStride}`,
     bindings: ['read', 'read_write'],
     uniformBytes: 16,
-    // An exponent of all ones is ±Inf or NaN. Testing the bits, not `x != x`, because a shader
-    // compiler may assume floats are never NaN and fold that comparison away.
     source: () => `
 struct Params { offset: u32, count: u32, step: i32, what: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -81,7 +97,7 @@ struct Params { offset: u32, count: u32, step: i32, what: i32 }
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let k = gid.x + gid.y * ${grid.rowStride}u;
   if (k >= params.count) { return; }
-  if ((bitcast<u32>(x[params.offset + k]) & 0x7f800000u) == 0x7f800000u) {
+  if (${NON_FINITE_TEST('x[params.offset + k]')}) {
     atomicMin(&flag[0], params.step);
     atomicOr(&flag[1], params.what);
   }

@@ -7,6 +7,7 @@ import type { Runtime } from '../runtime/runtime';
 import type { KernelProgram } from '../runtime/program';
 import { grid1d } from '../wgsl/grid';
 import { formatShape, sizeOf, type DeviceArray, guarded } from './array';
+import { checkNonFiniteMark, NON_FINITE_TEST, type NonFiniteMark } from './finite';
 
 const OPTIM_WORKGROUP = 256;
 
@@ -14,6 +15,16 @@ const OPTIM_WORKGROUP = 256;
 export interface OptimRange {
   offset: number;
   count: number;
+}
+
+/**
+ * What every update takes besides its buffers: the element range, and optionally a non-finite
+ * flag to mark (as markNonFinite does) when a gradient in the range is NaN or ±Inf. The update
+ * reads each gradient anyway, so the check costs no extra pass over them.
+ */
+export interface OptimOptions {
+  range?: OptimRange;
+  nonFinite?: NonFiniteMark;
 }
 
 export interface AdamHyper {
@@ -59,46 +70,61 @@ function checkRange(op: string, n: number, arrays: [string, DeviceArray | undefi
   return r;
 }
 
+/** Words of the uniform block before the float hyper-parameters: offset, count, mark step, mark code. */
+const HEADER_WORDS = 4;
+
 /**
- * Uniform block: offset and count as u32 first, then the float hyper-parameters. Float64 values
- * such as 1 − β are computed here, not on the GPU: 1 − f32(0.999) is 1.3e-5 (relative) away from
- * PyTorch's 1 − 0.999.
+ * Uniform block: offset, count (u32) and the non-finite mark's step and code (i32) first, then
+ * the float hyper-parameters. Float64 values such as 1 − β are computed here, not on the GPU:
+ * 1 − f32(0.999) is 1.3e-5 (relative) away from PyTorch's 1 − 0.999.
  */
-function uniformBlock(range: OptimRange, floats: readonly number[]): { bytes: number; data: ArrayBuffer } {
-  const words = Math.ceil((2 + floats.length) / 4) * 4;
+function uniformBlock(range: OptimRange, mark: NonFiniteMark | undefined, floats: readonly number[]): ArrayBuffer {
+  const words = Math.ceil((HEADER_WORDS + floats.length) / 4) * 4;
   const data = new ArrayBuffer(words * 4);
   new Uint32Array(data, 0, 2).set([range.offset, range.count]);
-  new Float32Array(data, 8, floats.length).set(floats);
-  return { bytes: words * 4, data };
+  new Int32Array(data, 8, 2).set([mark?.step ?? 0, mark?.what ?? 0]);
+  new Float32Array(data, HEADER_WORDS * 4, floats.length).set(floats);
+  return data;
 }
 
-function optimProgram(name: string, bindings: KernelProgram['bindings'], fields: readonly string[], rowStride: number, bindingDecls: string, body: string): KernelProgram {
-  const words = Math.ceil((2 + fields.length) / 4) * 4;
-  const pads = Array.from({ length: words - 2 - fields.length }, (_, i) => `_pad${i}: f32`);
+/**
+ * One update kernel: `body` runs per element i with `grad` and `h` (the uniforms) in scope. With
+ * `marks`, the flag is bound after the update's buffers and a non-finite grad[i] marks it.
+ */
+function optimProgram(name: string, bindings: KernelProgram['bindings'], fields: readonly string[], rowStride: number, bindingDecls: string, body: string, marks: boolean): KernelProgram {
+  const words = Math.ceil((HEADER_WORDS + fields.length) / 4) * 4;
+  const pads = Array.from({ length: words - HEADER_WORDS - fields.length }, (_, i) => `_pad${i}: f32`);
+  const all: KernelProgram['bindings'] = marks ? [...bindings, 'read_write'] : bindings;
   return {
-    name,
-    key: `${name}|${rowStride}`,
-    bindings,
+    name: marks ? `${name}+mark-non-finite` : name,
+    key: `${name}|${rowStride}|${marks}`,
+    bindings: all,
     uniformBytes: words * 4,
     source: () => `
-struct Hyper { offset: u32, count: u32, ${[...fields.map((f) => `${f}: f32`), ...pads].join(', ')} }
-${bindingDecls}
-@group(0) @binding(${bindings.length}) var<uniform> h: Hyper;
+struct Hyper { offset: u32, count: u32, mark_step: i32, mark_what: i32, ${[...fields.map((f) => `${f}: f32`), ...pads].join(', ')} }
+${bindingDecls}${marks ? `\n@group(0) @binding(${bindings.length}) var<storage, read_write> flag: array<atomic<i32>>;` : ''}
+@group(0) @binding(${all.length}) var<uniform> h: Hyper;
 @compute @workgroup_size(${OPTIM_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let k = gid.x + gid.y * ${rowStride}u;
   if (k >= h.count) { return; }
   let i = h.offset + k;
-${body}
+${marks ? `  if (${NON_FINITE_TEST('grad[i]')}) {
+    atomicMin(&flag[0], h.mark_step);
+    atomicOr(&flag[1], h.mark_what);
+  }\n` : ''}${body}
 }`,
   };
 }
 
-function launch(runtime: Runtime, program: (rowStride: number) => KernelProgram, buffers: DeviceArray[], range: OptimRange, floats: number[]): void {
+function launch(runtime: Runtime, program: (rowStride: number, marks: boolean) => KernelProgram, buffers: DeviceArray[], options: OptimOptions, range: OptimRange, floats: number[]): void {
   if (range.count === 0) return;
+  const mark = options.nonFinite;
+  if (mark) checkNonFiniteMark(program(0, true).name, mark);
   const grid = grid1d(range.count, OPTIM_WORKGROUP);
-  const { data } = uniformBlock(range, floats);
-  runtime.dispatch(program(grid.rowStride), buffers.map((b) => b.buffer), grid.workgroups, new Uint8Array(data));
+  const data = uniformBlock(range, mark, floats);
+  const bound = mark ? [...buffers, mark.flag] : buffers;
+  runtime.dispatch(program(grid.rowStride, mark !== undefined), bound.map((b) => b.buffer), grid.workgroups, new Uint8Array(data));
 }
 
 const ADAM_FIELDS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'decoupled', 'bias1', 'bias2_sqrt', 'one_minus_beta1', 'one_minus_beta2'];
@@ -116,13 +142,13 @@ export const adamUpdate = guarded(function adamUpdate(
   m: DeviceArray,
   v: DeviceArray,
   h: AdamHyper,
-  options: { range?: OptimRange; maxV?: DeviceArray } = {},
+  options: OptimOptions & { maxV?: DeviceArray } = {},
 ): void {
   const n = sizeOf(params.shape);
   const range = checkRange('adamUpdate', n, [['grads', grads], ['m', m], ['v', v], ['maxV', options.maxV]], options.range);
   if (!(h.step >= 1)) throw new Error(`adamUpdate: step must be >= 1, got ${h.step}`);
   const amsgrad = options.maxV !== undefined;
-  const program = (rowStride: number): KernelProgram => optimProgram(
+  const program = (rowStride: number, marks: boolean): KernelProgram => optimProgram(
     amsgrad ? 'adam-amsgrad-update' : 'adam-update',
     amsgrad ? ['read_write', 'read', 'read_write', 'read_write', 'read_write'] : ['read_write', 'read', 'read_write', 'read_write'],
     ADAM_FIELDS,
@@ -141,9 +167,10 @@ export const adamUpdate = guarded(function adamUpdate(
   v[i] = v_new;
   ${amsgrad ? 'let v_use = max(v_max[i], v_new);\n  v_max[i] = v_use;' : 'let v_use = v_new;'}
   p[i] = param - h.lr * (m_new / h.bias1) / (sqrt(v_use) / h.bias2_sqrt + h.eps);`,
+    marks,
   );
   const buffers = [params, grads, m, v, ...(options.maxV ? [options.maxV] : [])];
-  launch(runtime, program, buffers, range, [
+  launch(runtime, program, buffers, options, range, [
     h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled ? 1 : 0,
     1 - h.beta1 ** h.step, Math.sqrt(1 - h.beta2 ** h.step), 1 - h.beta1, 1 - h.beta2,
   ]);
@@ -155,12 +182,12 @@ export const adamUpdate = guarded(function adamUpdate(
  *   then g ← g + μ·b (Nesterov) or g ← b;  p ← p − lr·g.
  * Without momentum the buffer is not touched (pass params again as a placeholder).
  */
-export const sgdUpdate = guarded(function sgdUpdate(runtime: Runtime, params: DeviceArray, grads: DeviceArray, momentumBuffer: DeviceArray, h: SgdHyper, options: { range?: OptimRange } = {}): void {
+export const sgdUpdate = guarded(function sgdUpdate(runtime: Runtime, params: DeviceArray, grads: DeviceArray, momentumBuffer: DeviceArray, h: SgdHyper, options: OptimOptions = {}): void {
   const n = sizeOf(params.shape);
   const usesMomentum = h.momentum !== 0;
   const range = checkRange('sgdUpdate', n, [['grads', grads], ['momentumBuffer', usesMomentum ? momentumBuffer : undefined]], options.range);
   if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) throw new Error(`sgdUpdate: Nesterov momentum needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`);
-  const program = (rowStride: number): KernelProgram => optimProgram(
+  const program = (rowStride: number, marks: boolean): KernelProgram => optimProgram(
     usesMomentum ? 'sgd-momentum-update' : 'sgd-update',
     usesMomentum ? ['read_write', 'read', 'read_write'] : ['read_write', 'read'],
     ['lr', 'momentum', 'one_minus_dampening', 'weight_decay', 'nesterov', 'first_step'],
@@ -174,8 +201,9 @@ export const sgdUpdate = guarded(function sgdUpdate(runtime: Runtime, params: De
   buf[i] = b;
   if (h.nesterov != 0.0) { g = g + h.momentum * b; } else { g = b; }` : ''}
   p[i] = param - h.lr * g;`,
+    marks,
   );
-  launch(runtime, program, usesMomentum ? [params, grads, momentumBuffer] : [params, grads], range, [
+  launch(runtime, program, usesMomentum ? [params, grads, momentumBuffer] : [params, grads], options, range, [
     h.lr, h.momentum, 1 - h.dampening, h.weightDecay, h.nesterov ? 1 : 0, h.firstStep ? 1 : 0,
   ]);
 });
@@ -195,7 +223,7 @@ export const rmspropUpdate = guarded(function rmspropUpdate(
   gradAverage: DeviceArray,
   momentumBuffer: DeviceArray,
   h: RmspropHyper,
-  options: { range?: OptimRange } = {},
+  options: OptimOptions = {},
 ): void {
   const n = sizeOf(params.shape);
   const usesMomentum = h.momentum !== 0;
@@ -206,7 +234,7 @@ export const rmspropUpdate = guarded(function rmspropUpdate(
     ['momentumBuffer', usesMomentum ? momentumBuffer : undefined],
   ], options.range);
   const variant = `${h.centered ? 'centered-' : ''}${usesMomentum ? 'momentum-' : ''}`;
-  const program = (rowStride: number): KernelProgram => optimProgram(
+  const program = (rowStride: number, marks: boolean): KernelProgram => optimProgram(
     `rmsprop-${variant}update`,
     ['read_write', 'read', 'read_write', 'read_write', 'read_write'],
     ['lr', 'alpha', 'one_minus_alpha', 'eps', 'weight_decay', 'momentum'],
@@ -226,13 +254,14 @@ export const rmspropUpdate = guarded(function rmspropUpdate(
   ${usesMomentum ? `let b = h.momentum * buf[i] + g / d;
   buf[i] = b;
   p[i] = param - h.lr * b;` : 'p[i] = param - h.lr * g / d;'}`,
+    marks,
   );
   // Placeholders may alias params; WebGPU forbids binding one buffer twice writable, so distinct
   // buffers are required for every binding of this kernel.
   const bound = [params, grads, squareAverage, gradAverage, momentumBuffer];
   const distinct = new Set(bound.map((b) => b.buffer));
   if (distinct.size !== bound.length) throw new Error('rmspropUpdate: params, grads, squareAverage, gradAverage and momentumBuffer must be distinct buffers (allocate 1-element placeholders for unused ones)');
-  launch(runtime, program, bound, range, [h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum]);
+  launch(runtime, program, bound, options, range, [h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum]);
 });
 
 /**
@@ -243,7 +272,7 @@ export const emaUpdate = guarded(function emaUpdate(runtime: Runtime, average: D
   const n = sizeOf(average.shape);
   const range = checkRange('emaUpdate', n, [['value', value]], options.range);
   if (!(decay >= 0 && decay <= 1)) throw new Error(`emaUpdate: decay must be in [0, 1], got ${decay}`);
-  const program = (rowStride: number): KernelProgram => optimProgram(
+  const program = (rowStride: number, marks: boolean): KernelProgram => optimProgram(
     'ema-update',
     ['read_write', 'read'],
     ['decay', 'one_minus_decay'],
@@ -251,6 +280,7 @@ export const emaUpdate = guarded(function emaUpdate(runtime: Runtime, average: D
     `@group(0) @binding(0) var<storage, read_write> avg: array<f32>;
 @group(0) @binding(1) var<storage, read> value: array<f32>;`,
     '  avg[i] = h.decay * avg[i] + h.one_minus_decay * value[i];',
+    marks,
   );
-  launch(runtime, program, [average, value], range, [decay, 1 - decay]);
+  launch(runtime, program, [average, value], {}, range, [decay, 1 - decay]);
 });

@@ -1,6 +1,6 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), torch.optim's rules. */
 import type { Tensor } from '@webgan/core';
-import { adamUpdate, getRuntime, type DeviceArray, type OptimRange } from '@webgan/kernels';
+import { adamUpdate, getRuntime, type DeviceArray, type OptimOptions } from '@webgan/kernels';
 import { Optimizer, type ParamGroup, type ParamGroupInput } from './optimizer';
 import { checkHyper, num } from './hyper';
 
@@ -22,10 +22,10 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected stateNames(g: ParamGroup<AdamOptions>): string[] {
     return g.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
   }
-  protected update(g: ParamGroup<AdamOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, range: OptimRange, step: number): void {
+  protected update(g: ParamGroup<AdamOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, options: OptimOptions, step: number): void {
     adamUpdate(getRuntime(), flat.params, flat.grads, flat.state.get('exp_avg')!, flat.state.get('exp_avg_sq')!, {
       lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, step,
-    }, { range, maxV: g.amsgrad ? flat.state.get('max_exp_avg_sq') : undefined });
+    }, { ...options, maxV: g.amsgrad ? flat.state.get('max_exp_avg_sq') : undefined });
   }
   protected groupHyper(g: ParamGroup<AdamOptions>): Record<string, unknown> {
     return { lr: g.lr, betas: [...g.betas], eps: g.eps, weight_decay: g.weightDecay, amsgrad: g.amsgrad, maximize: false };

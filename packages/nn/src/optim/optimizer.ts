@@ -13,7 +13,7 @@
  * advance. Then the update runs once per contiguous run of parameters that have gradients.
  */
 import { Tensor, fromDeviceArray } from '@webgan/core';
-import { allocArray, fill, getRuntime, markNonFinite, type DeviceArray, type OptimRange } from '@webgan/kernels';
+import { allocArray, fill, getRuntime, type DeviceArray, type NonFiniteMark, type OptimOptions } from '@webgan/kernels';
 import { hostArray, type HostArray } from '../host-array';
 import { isTensorValue, type StateValue } from '../module';
 
@@ -45,11 +45,7 @@ interface FlatGroup {
 }
 
 /** Where and how an optimizer step reports non-finite gradients: the flag buffer, the step and the code to mark. */
-export interface NonFiniteWatch {
-  flag: DeviceArray;
-  step: number;
-  what: number;
-}
+export type NonFiniteWatch = NonFiniteMark;
 
 export abstract class Optimizer<H extends BaseHyper> {
   readonly paramGroups: ParamGroup<H>[] = [];
@@ -79,8 +75,11 @@ export abstract class Optimizer<H extends BaseHyper> {
   protected abstract validate(group: ParamGroup<H>): void;
   /** Names of the per-element state buffers the update uses for this group (e.g. exp_avg). */
   protected abstract stateNames(group: ParamGroup<H>): string[];
-  /** Runs the fused update kernel over `range` of the group's flat buffers. */
-  protected abstract update(group: ParamGroup<H>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, range: OptimRange, step: number): void;
+  /**
+   * Runs the fused update kernel over `options.range` of the group's flat buffers, marking
+   * `options.nonFinite` when a gradient there is not finite.
+   */
+  protected abstract update(group: ParamGroup<H>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, options: OptimOptions, step: number): void;
   /** Whether PyTorch's state dict has a `step` entry for this optimizer. */
   protected get savesStep(): boolean {
     return true;
@@ -92,8 +91,8 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /**
    * One update of every parameter that has a gradient. With `nonFinite`, the gradients used are
-   * also checked on the GPU: any NaN or infinity marks the flag (see markNonFinite), nothing is
-   * read back.
+   * also checked on the GPU, inside the update kernel: any NaN or infinity marks the flag (see
+   * markNonFinite), nothing is read back.
    */
   step(options: { nonFinite?: NonFiniteWatch } = {}): void {
     this.checkUsable('step');
@@ -129,9 +128,7 @@ export abstract class Optimizer<H extends BaseHyper> {
         while (j < group.params.length && has[j] && flat.steps[j] === flat.steps[i]) j++;
         const offset = flat.offsets[i];
         const end = j < group.params.length ? flat.offsets[j] : flat.total;
-        const watch = options.nonFinite;
-        if (watch) markNonFinite(runtime, flat.grads, watch.flag, watch.step, watch.what, { offset, count: end - offset });
-        this.update(group, flat, { offset, count: end - offset }, flat.steps[i] + 1);
+        this.update(group, flat, { range: { offset, count: end - offset }, nonFinite: options.nonFinite }, flat.steps[i] + 1);
         for (let k = i; k < j; k++) flat.steps[k]++;
         i = j;
       }

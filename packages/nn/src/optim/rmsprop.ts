@@ -1,6 +1,6 @@
 /** RMSprop with smoothing constant alpha, momentum, centering and L2 weight decay (torch.optim.RMSprop). */
 import type { Tensor } from '@webgan/core';
-import { allocArray, getRuntime, rmspropUpdate, type DeviceArray, type OptimRange } from '@webgan/kernels';
+import { allocArray, getRuntime, rmspropUpdate, type DeviceArray, type OptimOptions } from '@webgan/kernels';
 import { Optimizer, type ParamGroup, type ParamGroupInput } from './optimizer';
 import { checkHyper, num } from './hyper';
 
@@ -26,11 +26,11 @@ export class RMSprop extends Optimizer<RmspropOptions> {
   protected stateNames(g: ParamGroup<RmspropOptions>): string[] {
     return ['square_avg', ...(g.momentum > 0 ? ['momentum_buffer'] : []), ...(g.centered ? ['grad_avg'] : [])];
   }
-  protected update(g: ParamGroup<RmspropOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, range: OptimRange, _step: number): void {
+  protected update(g: ParamGroup<RmspropOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, options: OptimOptions, _step: number): void {
     if (this.placeholders.length === 0) this.placeholders = [0, 1].map(() => allocArray(getRuntime(), [1], 'float32', 'rmsprop.placeholder'));
     rmspropUpdate(getRuntime(), flat.params, flat.grads, flat.state.get('square_avg')!, flat.state.get('grad_avg') ?? this.placeholders[0], flat.state.get('momentum_buffer') ?? this.placeholders[1], {
       lr: g.lr, alpha: g.alpha, eps: g.eps, weightDecay: g.weightDecay, momentum: g.momentum, centered: g.centered,
-    }, { range });
+    }, options);
   }
   protected groupHyper(g: ParamGroup<RmspropOptions>): Record<string, unknown> {
     return { lr: g.lr, alpha: g.alpha, eps: g.eps, weight_decay: g.weightDecay, momentum: g.momentum, centered: g.centered, maximize: false };

@@ -1,6 +1,6 @@
 /** SGD with momentum, dampening, Nesterov momentum and L2 weight decay (torch.optim.SGD). */
 import type { Tensor } from '@webgan/core';
-import { getRuntime, sgdUpdate, type DeviceArray, type OptimRange } from '@webgan/kernels';
+import { getRuntime, sgdUpdate, type DeviceArray, type OptimOptions } from '@webgan/kernels';
 import { Optimizer, type ParamGroup, type ParamGroupInput } from './optimizer';
 import { checkHyper, num } from './hyper';
 
@@ -26,10 +26,10 @@ export class SGD extends Optimizer<SgdOptions> {
   protected override get savesStep(): boolean {
     return false;
   }
-  protected update(g: ParamGroup<SgdOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, range: OptimRange, step: number): void {
+  protected update(g: ParamGroup<SgdOptions>, flat: { params: DeviceArray; grads: DeviceArray; state: Map<string, DeviceArray> }, options: OptimOptions, step: number): void {
     sgdUpdate(getRuntime(), flat.params, flat.grads, flat.state.get('momentum_buffer') ?? flat.params, {
       lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov, firstStep: step === 1,
-    }, { range });
+    }, options);
   }
   protected groupHyper(g: ParamGroup<SgdOptions>): Record<string, unknown> {
     return { lr: g.lr, momentum: g.momentum, dampening: g.dampening, weight_decay: g.weightDecay, nesterov: g.nesterov, maximize: false };
