@@ -5,11 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNode } from '@webgan/kernels/node';
-import { memory, reshape, tensor, tidy, topk } from '@webgan/core';
+import { Generator, memory, randn, reshape, tensor, tidy, topk, type Tensor } from '@webgan/core';
+import { getRuntime } from '@webgan/kernels';
 import { presetConfig, validateConfig, type TrainConfig } from '../../packages/gan/src/train/config';
 import { toyData } from '../../packages/gan/src/train/data-source';
+import { bundledMnistData } from '../../packages/gan/src/train/load-data';
 import { GanTrainer } from '../../packages/gan/src/train/trainer';
-import { generatorLoss } from '../../packages/gan/src/losses/adversarial';
+import { discriminatorLoss, generatorLoss } from '../../packages/gan/src/losses/adversarial';
 import { tinyToyConfig } from '../helpers/run-folder';
 
 beforeAll(async () => {
@@ -103,4 +105,78 @@ describe('top-k generator updates', () => {
 
 it('leaves no tensor alive', () => {
   expect(memory().liveTensors).toBe(0);
+});
+
+describe("one pass of D over real and generated samples", () => {
+  it.each([
+    ['plain', {}],
+    ['PacGAN packs of 2', { pac: 2 }],
+  ] as const)("%s: D's loss and gradients equal those of two passes", async (_, overrides) => {
+    const t = trainer(overrides);
+    const D = t.models.discriminator;
+    const realX = randn([32, 2], { generator: new Generator(1) });
+    const fake = randn([32, 2], { generator: new Generator(2) });
+    const judge = (t as unknown as { judge(r: Tensor, f: Tensor, a: null, b: null): { real: { adv: Tensor }; fakeOut: { adv: Tensor } } }).judge.bind(t);
+    const lossAndGrads = async (joint: boolean) => {
+      (t as { jointCriticPass: boolean }).jointCriticPass = joint;
+      const loss = tidy(() => {
+        const { real, fakeOut } = judge(realX, fake, null, null);
+        const l = discriminatorLoss('non-saturating', real.adv, fakeOut.adv);
+        l.backward();
+        return l;
+      });
+      const grads: number[] = [];
+      for (const p of D.parameters()) {
+        grads.push(...((await p.grad!.data()) as Float32Array));
+        p.grad!.dispose();
+        p.grad = null;
+      }
+      const value = await loss.item();
+      loss.dispose();
+      return { value, grads };
+    };
+    const joint = await lossAndGrads(true);
+    const separate = await lossAndGrads(false);
+    expect(Math.abs(joint.value - separate.value)).toBeLessThanOrEqual(1e-6 * Math.abs(separate.value));
+    const scale = Math.max(...separate.grads.map(Math.abs));
+    joint.grads.forEach((g, i) => expect(Math.abs(g - separate.grads[i]), `gradient ${i}`).toBeLessThanOrEqual(1e-5 * scale));
+    realX.dispose();
+    fake.dispose();
+    t.dispose();
+  });
+
+  it('makes the first step in fewer launches, with the same D loss', async () => {
+    const first = async (joint: boolean) => {
+      const t = trainer({});
+      (t as { jointCriticPass: boolean }).jointCriticPass = joint;
+      const before = getRuntime().stats().dispatches;
+      const l = t.trainStep();
+      const dispatches = getRuntime().stats().dispatches - before;
+      const d = await l.d.item();
+      l.d.dispose();
+      l.g.dispose();
+      t.dispose();
+      return { d, dispatches };
+    };
+    const joint = await first(true);
+    const separate = await first(false);
+    expect(Math.abs(joint.d - separate.d)).toBeLessThanOrEqual(1e-6 * Math.abs(separate.d));
+    expect(joint.dispatches).toBeLessThan(separate.dispatches);
+  });
+
+  it('is used only when D judges each sample on its own', () => {
+    expect(withTrainer({}, (t) => t.jointCriticPass)).toBe(true);
+    expect(withTrainer({ dNorm: 'layer' }, (t) => t.jointCriticPass)).toBe(true);
+    expect(withTrainer({ minibatchStd: true }, (t) => t.jointCriticPass)).toBe(false);
+    expect(withTrainer({ spectralNorm: true }, (t) => t.jointCriticPass)).toBe(false);
+    // A DCGAN critic with BatchNorm (the paper's), and a conditional one.
+    const digits = bundledMnistData();
+    for (const [overrides, expected] of [[{}, false], [{ dNorm: 'layer' }, true], [{ dNorm: 'layer', conditional: 'cgan' }, false]] as const) {
+      const config = { ...presetConfig('mnist-dcgan'), width: 4, batchSize: 8, ...overrides };
+      validateConfig(config);
+      const t = new GanTrainer(config, digits);
+      expect(t.jointCriticPass, JSON.stringify(overrides)).toBe(expected);
+      t.dispose();
+    }
+  });
 });

@@ -5,11 +5,15 @@
  *      class loss on real and fake]; Adam step on D; [weight clipping].
  *   G: loss_G = adversarial(D(G(z))) [+ AC-GAN class loss]; D's parameters stop requiring
  *      gradients meanwhile, so the backward pass computes no weight gradients for D.
+ * When D judges every sample on its own (no BatchNorm, minibatch std or spectral norm; not
+ * conditional), D's step runs real and generated samples through D as one batch of 2N: the same
+ * losses and gradients (up to float32 summation order), with half the kernel launches and GEMMs
+ * twice as tall, which suit the kernels better.
  * Everything that decides a step — weights, optimizer moments, the GPU generator's (seed, offset),
  * the step number — is in the checkpoint; data batches and labels are functions of the step, so
  * a resumed run repeats the uninterrupted one exactly.
  */
-import { Generator, crossEntropy, add, manualSeed, mul, noGrad, reshape, randn, slice, tensor, tidy, topk, type Tensor } from '@webgan/core';
+import { Generator, concat, crossEntropy, add, manualSeed, mul, noGrad, reshape, randn, slice, tensor, tidy, topk, type Tensor } from '@webgan/core';
 import { Adam, type Module } from '@webgan/nn';
 import { clearNonFiniteFlag, getRuntime, markNonFinite, nonFiniteFlag, readNonFiniteFlag, type DeviceArray } from '@webgan/kernels';
 import { discriminatorLoss, generatorLoss } from '../losses/adversarial';
@@ -59,6 +63,8 @@ export class GanTrainer {
   step = 0;
   /** GPU flag of non-finite losses and gradients (see markNonFinite); read by nonFinite(). */
   private readonly nonFiniteFlag: DeviceArray;
+  /** Whether D's step judges real and fake samples in one pass (see the file comment). */
+  readonly jointCriticPass: boolean;
 
   constructor(readonly config: TrainConfig, readonly data: DataSource) {
     this.generator = new Generator(config.seed);
@@ -77,6 +83,10 @@ export class GanTrainer {
     this.optD = new Adam(this.models.discriminator.parameters(), { lr: config.lrD, betas: config.betasD });
     this.sampler = new BatchSampler(data, config.batchSize, config.seed);
     this.prior = new LatentPrior(config);
+    // Spectral norm runs a power iteration per forward pass, so one pass instead of two would
+    // change it; BatchNorm and minibatch std mix the samples of a batch.
+    const batchCoupled = config.minibatchStd || (config.model === 'dcgan' && config.dNorm === 'batch');
+    this.jointCriticPass = !batchCoupled && !config.spectralNorm && config.conditional === 'none';
     this.nonFiniteFlag = nonFiniteFlag(getRuntime());
   }
 
@@ -161,6 +171,17 @@ export class GanTrainer {
     return labels && this.config.conditional !== 'acgan' ? D.forward(x, labels) : D.forward(x);
   }
 
+  /** D's outputs on a real and a generated batch: one pass over both when jointCriticPass. */
+  private judge(realX: Tensor, fake: Tensor, realLabels: Tensor | null, fakeLabels: Tensor | null) {
+    if (this.jointCriticPass && realX.shape[0] === fake.shape[0]) {
+      const out = this.critic(concat([realX, fake], 0), null);
+      const n = out.shape[0] / 2;
+      const width = out.shape[1];
+      return { real: { adv: slice(out, [0, 0], [n, width]), cls: null }, fakeOut: { adv: slice(out, [n, 0], [n, width]), cls: null } };
+    }
+    return { real: this.split(this.critic(realX, realLabels)), fakeOut: this.split(this.critic(fake, fakeLabels)) };
+  }
+
   /** Splits AC-GAN outputs into the adversarial logit [N,1] and class logits [N,K]. */
   private split(out: Tensor): { adv: Tensor; cls: Tensor | null } {
     if (this.config.conditional !== 'acgan') return { adv: out, cls: null };
@@ -189,8 +210,7 @@ export class GanTrainer {
       const result = tidy(() => {
         const fake = this.noisy(noGrad(() => this.generate(G, this.latent(), fakeLabels)), noiseStd);
         const realX = this.noisy(batch.x, noiseStd);
-        const real = this.split(this.critic(realX, batch.labels));
-        const fakeOut = this.split(this.critic(fake, fakeLabels));
+        const { real, fakeOut } = this.judge(realX, fake, batch.labels, fakeLabels);
         let loss = discriminatorLoss(c.loss, real.adv, fakeOut.adv, { realLabel: c.realLabel });
         if (real.cls && fakeOut.cls) loss = add(loss, add(crossEntropy(real.cls, batch.labels!), crossEntropy(fakeOut.cls, fakeLabels!)));
         const criticFn = (x: Tensor) => this.split(this.critic(x, batch.labels)).adv;
