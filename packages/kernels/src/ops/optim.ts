@@ -88,10 +88,12 @@ function uniformBlock(range: OptimRange, mark: NonFiniteMark | undefined, floats
 }
 
 /**
- * One update kernel: `body` runs per element i with `grad` and `h` (the uniforms) in scope. With
- * `marks`, the flag is bound after the update's buffers and a non-finite grad[i] marks it.
+ * One update kernel: `body` runs per element i with `h` (the uniforms) and, when there is a `grad`
+ * binding, `gi` = grad[i] in scope (loaded once: on lavapipe every storage load is a per-lane
+ * loop). With `marks`, the flag is bound after the update's buffers and a non-finite gi marks it.
  */
 function optimProgram(name: string, bindings: KernelProgram['bindings'], fields: readonly string[], rowStride: number, bindingDecls: string, body: string, marks: boolean): KernelProgram {
+  const hasGrad = /\bgrad: array<f32>/.test(bindingDecls);
   const words = Math.ceil((HEADER_WORDS + fields.length) / 4) * 4;
   const pads = Array.from({ length: words - HEADER_WORDS - fields.length }, (_, i) => `_pad${i}: f32`);
   const all: KernelProgram['bindings'] = marks ? [...bindings, 'read_write'] : bindings;
@@ -109,7 +111,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let k = gid.x + gid.y * ${rowStride}u;
   if (k >= h.count) { return; }
   let i = h.offset + k;
-${marks ? `  if (${NON_FINITE_TEST('grad[i]')}) {
+${hasGrad ? '  let gi = grad[i];\n' : ''}${marks ? `  if (${NON_FINITE_TEST('gi')}) {
     atomicMin(&flag[0], h.mark_step);
     atomicOr(&flag[1], h.mark_what);
   }\n` : ''}${body}
@@ -158,7 +160,7 @@ export const adamUpdate = guarded(function adamUpdate(
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;${amsgrad ? '\n@group(0) @binding(4) var<storage, read_write> v_max: array<f32>;' : ''}`,
     `  var param = p[i];
-  var g = grad[i];
+  var g = gi;
   if (h.decoupled != 0.0) { param = param - h.lr * h.weight_decay * param; }
   else { g = g + h.weight_decay * param; }
   let m_new = h.beta1 * m[i] + h.one_minus_beta1 * g;
@@ -195,7 +197,7 @@ export const sgdUpdate = guarded(function sgdUpdate(runtime: Runtime, params: De
     `@group(0) @binding(0) var<storage, read_write> p: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;${usesMomentum ? '\n@group(0) @binding(2) var<storage, read_write> buf: array<f32>;' : ''}`,
     `  let param = p[i];
-  var g = grad[i] + h.weight_decay * param;
+  var g = gi + h.weight_decay * param;
   ${usesMomentum ? `var b = g;
   if (h.first_step == 0.0) { b = h.momentum * buf[i] + h.one_minus_dampening * g; }
   buf[i] = b;
@@ -245,7 +247,7 @@ export const rmspropUpdate = guarded(function rmspropUpdate(
 @group(0) @binding(3) var<storage, read_write> grad_avg: array<f32>;
 @group(0) @binding(4) var<storage, read_write> buf: array<f32>;`,
     `  let param = p[i];
-  let g = grad[i] + h.weight_decay * param;
+  let g = gi + h.weight_decay * param;
   let s = h.alpha * square_avg[i] + h.one_minus_alpha * g * g;
   square_avg[i] = s;
   ${h.centered ? `let a = h.alpha * grad_avg[i] + h.one_minus_alpha * g;
