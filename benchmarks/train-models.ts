@@ -24,6 +24,9 @@ export const MODEL_DESCRIPTIONS: Record<TrainModelName, string> = {
     'G z64 → convT 128 k7 → BN → ReLU → convT 64 k4 s2 p1 → BN → ReLU → convT 1 k4 s2 p1 → tanh; D conv 64 k4 s2 p1 → leaky → conv 128 k4 s2 p1 → BN → leaky → conv 1 k7',
 };
 
+/** Whether a model's D judges each sample on its own, so its D step takes real and fake in one pass. */
+export const PER_SAMPLE_D: Record<TrainModelName, boolean> = { 'mlp-gan': true, 'dcgan-small': false };
+
 /** Our configuration for a model: what `webgan train` would run, without EMA or evaluation. */
 export function ourConfig(model: TrainModelName): TrainConfig {
   const common: Partial<TrainConfig> = {
@@ -43,6 +46,11 @@ export interface TfGan {
   generate(z: Tensor): Tensor;
   /** images [B, 28, 28, 1] → logits [B, 1]. */
   discriminate(x: Tensor): Tensor;
+  /**
+   * D judges each sample on its own (no BatchNorm): the D step then runs real and generated
+   * samples through D as one batch, as our trainer does for such a D (GanTrainer.jointCriticPass).
+   */
+  perSampleD: boolean;
   dispose(): void;
 }
 
@@ -91,6 +99,7 @@ export function tfGan(tf: Tf, model: TrainModelName): TfGan {
         const h = tf.leakyRelu(dense(tf.leakyRelu(dense(z, g[0]), 0.2), g[1]), 0.2);
         return tf.reshape(tf.tanh(dense(h, g[2])), [z.shape[0]!, 28, 28, 1]);
       },
+      perSampleD: PER_SAMPLE_D['mlp-gan'],
       discriminate: (x) => {
         const flat = tf.reshape(x, [x.shape[0]!, 784]);
         return dense(tf.leakyRelu(dense(tf.leakyRelu(dense(flat, d[0]), 0.2), d[1]), 0.2), d[2]);
@@ -117,6 +126,7 @@ export function tfGan(tf: Tf, model: TrainModelName): TfGan {
   return {
     gVars: [g1, ...gBn1.params, g2, ...gBn2.params, g3, g3b],
     dVars: [d1, d1b, d2, ...dBn.params, d3, d3b],
+    perSampleD: PER_SAMPLE_D['dcgan-small'],
     generate: (z) => {
       const n = z.shape[0]!;
       let h: Tensor4D = tf.conv2dTranspose(tf.reshape(z, [n, 1, 1, LATENT]) as Tensor4D, g1 as Tensor4D, [n, 7, 7, 128], 1, 'valid');
@@ -146,8 +156,16 @@ export function tfTrainStep(tf: Tf, gan: TfGan, optD: ReturnType<Tf['train']['ad
     const fake = gan.generate(tf.randomNormal([BATCH, LATENT]));
     optD.minimize(() => {
       // BCE with logits, non-saturating: softplus(−D(x)) on real, softplus(D(G(z))) on fake.
-      const lossReal = tf.mean(tf.softplus(tf.neg(gan.discriminate(x))));
-      const lossFake = tf.mean(tf.softplus(gan.discriminate(fake)));
+      let realOut: Tensor;
+      let fakeOut: Tensor;
+      if (gan.perSampleD) {
+        const out = gan.discriminate(tf.concat([x, fake], 0));
+        [realOut, fakeOut] = tf.split(out, 2, 0);
+      } else {
+        [realOut, fakeOut] = [gan.discriminate(x), gan.discriminate(fake)];
+      }
+      const lossReal = tf.mean(tf.softplus(tf.neg(realOut)));
+      const lossFake = tf.mean(tf.softplus(fakeOut));
       return tf.add(lossReal, lossFake) as Scalar;
     }, false, gan.dVars);
     optG.minimize(() => tf.mean(tf.softplus(tf.neg(gan.discriminate(gan.generate(tf.randomNormal([BATCH, LATENT])))))) as Scalar, false, gan.gVars);

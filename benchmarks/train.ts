@@ -20,7 +20,7 @@ import { BENCHMARKS_DIR, WORKSPACE_ROOT } from './lib/paths';
 import { formatTable, round, writeJson } from './lib/report';
 import { errorMessage, loadTfjs, tfjsCompletion, useTfjsBackend, type TfjsBackendName } from './lib/tfjs';
 import { measure, type Measurement } from './lib/timing';
-import { BATCH, BETAS, LR, MODEL_DESCRIPTIONS, TRAIN_MODELS, ourConfig, tfGan, tfTrainStep, type TrainModelName } from './train-models';
+import { BATCH, BETAS, LR, MODEL_DESCRIPTIONS, PER_SAMPLE_D, TRAIN_MODELS, ourConfig, tfGan, tfTrainStep, type TrainModelName } from './train-models';
 
 type Backend = 'ours' | `tfjs-${TfjsBackendName}`;
 const BACKENDS: readonly Backend[] = ['ours', 'tfjs-webgpu', 'tfjs-wasm', 'tfjs-cpu'];
@@ -72,6 +72,8 @@ export async function trainBenchmark(args: string[]): Promise<number> {
     for (const model of options.models) {
       try {
         const trainer = new GanTrainer(ourConfig(model), bundledMnistData());
+        // Both sides must run the same algorithm: one pass of D over real and fake, or two.
+        if (trainer.jointCriticPass !== PER_SAMPLE_D[model]) throw new Error(`${model}: our D step ${trainer.jointCriticPass ? 'joins' : 'separates'} real and fake, the tfjs model does not`);
         const step = () => trainer.trainStep();
         const done = (l: ReturnType<typeof step>) => { l.d.dispose(); l.g.dispose(); l.penalty?.dispose(); };
         const { measurement, last } = await measure(step, () => rt.sync(), done, { warmup: options.warmup, runs: options.runs });
