@@ -5,8 +5,10 @@
  * strides or an implicit im2col gather) and where C goes. A tiling picks the main loop:
  *  - 'registers' (this file): each invocation owns `rowsPerThread` rows × `colsPerThread` columns
  *    (vec4 accumulators) and loads its own A values; the column block comes from the workgroup
- *    id, so every B load is uniform across the workgroup. On lavapipe that is a scalar load
- *    broadcast to all SIMD lanes, and no barriers: what wins on CPU adapters.
+ *    id, so every lane of a workgroup reads the same B values. No barriers: what wins on CPU
+ *    adapters. On lavapipe (Mesa 25.0) every storage load is a bounds-checked scalar load per
+ *    SIMD lane, even when all lanes read one address, so with `subgroupShare` the shared operand
+ *    is loaded once per subgroup and handed round with subgroupBroadcast.
  *  - 'workgroup-memory' (`gemm-workgroup-tiled.ts`): a workgroup stages K slices of A and B in
  *    workgroup memory with coalesced loads, then accumulates from there: what wins on GPUs.
  * Both share the bindings, the uniform block of loop bounds and the epilogue (bias, activation,
