@@ -122,11 +122,11 @@ ${hasGrad ? '  let gi = grad[i];\n' : ''}${marks ? `  if (${NON_FINITE_TEST('gi'
 function launch(runtime: Runtime, program: (rowStride: number, marks: boolean) => KernelProgram, buffers: DeviceArray[], options: OptimOptions, range: OptimRange, floats: number[]): void {
   if (range.count === 0) return;
   const mark = options.nonFinite;
-  if (mark) checkNonFiniteMark(program(0, true).name, mark);
   const grid = grid1d(range.count, OPTIM_WORKGROUP);
-  const data = uniformBlock(range, mark, floats);
+  const kernel = program(grid.rowStride, mark !== undefined);
+  if (mark) checkNonFiniteMark(kernel.name, mark);
   const bound = mark ? [...buffers, mark.flag] : buffers;
-  runtime.dispatch(program(grid.rowStride, mark !== undefined), bound.map((b) => b.buffer), grid.workgroups, new Uint8Array(data));
+  runtime.dispatch(kernel, bound.map((b) => b.buffer), grid.workgroups, new Uint8Array(uniformBlock(range, mark, floats)));
 }
 
 const ADAM_FIELDS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'decoupled', 'bias1', 'bias2_sqrt', 'one_minus_beta1', 'one_minus_beta2'];

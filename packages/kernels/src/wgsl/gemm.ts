@@ -119,11 +119,9 @@ export interface GemmProblem {
   kLoopClose: string;
   /**
    * The innermost K loop's variable: the main loop writes that loop itself (plain, or in chunks
-   * for subgroup sharing), from 0 to `bounds.<innerLoop>`; `a`, `b` and `rowInner` read it.
+   * for subgroup sharing), from 0 to `bounds.<innerLoop>`; `a` and `b` read it.
    */
   innerLoop: string;
-  /** Per-row statements at the top of the innermost loop body (e.g. validity of an im2col tap). */
-  rowInner?(i: number): string;
   /** f32 expression of A(row i, k) inside the loop. */
   a(i: number): string;
   /**
@@ -212,7 +210,6 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
   const colOf = (j: number) => (lanesAlongCols ? `(wid.y * ${WG * TN}u + ${4 * j * WG}u + 4u * lane)` : `(col0 + ${4 * j}u)`);
   const k = problem.innerLoop;
   const bound = `bounds.${k}`;
-  const rowInner = problem.rowInner ? range(TM).map((i) => problem.rowInner!(i)).join('\n      ') : '';
   const aLoads = (inRange?: string) =>
     range(TM).map((i) => `let a${i} = vec4f(${inRange ? `select(0.0, ${problem.a(i)}, ${inRange})` : problem.a(i)});`).join('\n      ');
   const bLoads = (inRange?: string) =>
@@ -220,7 +217,6 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
   let innerLoop: string;
   if (!tiling.subgroupShare) {
     innerLoop = `for (var ${k} = 0u; ${k} < ${bound}; ${k}++) {
-      ${rowInner}
       ${aLoads()}
       ${bLoads()}
       ${fmas}
@@ -236,7 +232,6 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
     const step = (kk: number) => `{
       let ${k} = min(${k}Chunk + ${kk}u, ${bound} - 1u);
       let inRange = ${k}Chunk + ${kk}u < ${bound};
-      ${rowInner}
       ${lanesAlongCols ? range(TM).map((i) => `let a${i} = vec4f(subgroupBroadcast(shared${i}, ${kk}u));`).join('\n      ') : aLoads('inRange')}
       ${lanesAlongCols ? bLoads('inRange') : range(vecs).map((j) => `let b${j} = subgroupBroadcast(shared${j}, ${kk}u);`).join('\n      ')}
       ${fmas}
@@ -246,7 +241,6 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
       {
         let ${k} = min(${k}Chunk + sl, ${bound} - 1u);
         let inRange = ${k}Chunk + sl < ${bound};
-        ${lanesAlongCols ? rowInner : ''}
         ${sharedLoads.join('\n        ')}
       }
       ${range(SUBGROUP_K_CHUNK).map(step).join('\n      ')}
