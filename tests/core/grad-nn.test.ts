@@ -55,6 +55,11 @@ add_({ name: 'matmul, constant b [5,3]·[3,7]', make: (r) => [r1(r, [5, 3]), r1(
 add_({ name: 'linear with bias x[5,7] W[3,7] b[3]', make: (r) => [r1(r, [5, 7]), r1(r, [3, 7]), r1(r, [3])], fn: (x, w, b) => linear(x, w, b) });
 add_({ name: 'linear without bias x[5,7] W[3,7]', make: (r) => [r1(r, [5, 7]), r1(r, [3, 7])], fn: (x, w) => linear(x, w) });
 add_({ name: 'linear, constant x', make: (r) => [r1(r, [5, 7], false), r1(r, [3, 7]), r1(r, [3])], fn: (x, w, b) => linear(x, w, b) });
+// The smooth activations fused into the GEMM's epilogue (relu and leaky ReLU are checked against
+// the unfused layers in tests/nn/fused-activation.test.ts: central differences need a kink margin).
+for (const kind of ['tanh', 'sigmoid'] as const) {
+  add_({ name: `linear + fused ${kind} x[5,7] W[3,7] b[3]`, make: (r) => [r1(r, [5, 7]), r1(r, [3, 7]), r1(r, [3])], fn: (x, w, b) => linear(x, w, b, { kind }) });
+}
 
 // ------------------------------------------------------------------------------ convolutions
 interface ConvCase {

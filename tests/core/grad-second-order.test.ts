@@ -223,6 +223,8 @@ describe('double backward = central differences of the (createGraph) first-order
     ['logSoftmax axis 0', (g) => [r(g, [3, 5], -2, 2)], (a) => logSoftmax(a, 0)],
     ['matmul Aᵀ·B', (g) => [r(g, [3, 5]), r(g, [3, 7])], (a, b) => matmul(a, b, { transposeA: true })],
     ['linear with bias (x and W)', (g) => [r(g, [5, 7]), r(g, [3, 7]), r(g, [3])], (x, w, b) => linear(x, w, b)],
+    ['linear + fused tanh', (g) => [r(g, [5, 7]), r(g, [3, 7]), r(g, [3])], (x, w, b) => linear(x, w, b, { kind: 'tanh' })],
+    ['linear + fused sigmoid', (g) => [r(g, [5, 7]), r(g, [3, 7]), r(g, [3])], (x, w, b) => linear(x, w, b, { kind: 'sigmoid' })],
     ['conv2d stride 2 padding 1', (g) => [r(g, [1, 2, 5, 5]), r(g, [3, 2, 3, 3])], (x, w) => conv2d(x, w, undefined, { stride: 2, padding: 1 })],
     ['conv2dBackwardData', (g) => [r(g, [1, 3, 3, 3]), r(g, [3, 2, 3, 3])], (dy, w) => conv2dBackwardData(dy, w, [1, 2, 5, 5], { stride: 2, padding: 1 })],
     ['conv2dBackwardFilter', (g) => [r(g, [1, 2, 5, 5]), r(g, [1, 3, 3, 3])], (x, dy) => conv2dBackwardFilter(x, dy, [3, 2, 3, 3], { stride: 2, padding: 1 })],

@@ -1,6 +1,15 @@
 /** Sequential: children named '0', '1', ... (PyTorch's keys), applied in order. */
-import type { Tensor } from '@webgan/core';
+import type { FusedActivation, Tensor } from '@webgan/core';
+import { ReLU, LeakyReLU, Sigmoid, Tanh } from './layers/activation';
+import { Linear } from './layers/linear';
 import { Module } from './module';
+
+/** The activation `next` applies, when `layer` can apply it in its own kernel instead. */
+function fusable(layer: Module, next: Module | undefined): FusedActivation | null {
+  if (!(layer instanceof Linear)) return null;
+  if (next instanceof ReLU || next instanceof LeakyReLU || next instanceof Tanh || next instanceof Sigmoid) return next.fusedActivation();
+  return null;
+}
 
 export class Sequential extends Module {
   private readonly layers: Module[] = [];
@@ -26,12 +35,17 @@ export class Sequential extends Module {
   }
   /**
    * Applies the layers in order. Intermediate handles are disposed as soon as the next layer has
-   * used them: autograd keeps what backward needs, so memory is not held twice.
+   * used them: autograd keeps what backward needs, so memory is not held twice. A Linear followed
+   * by ReLU, LeakyReLU (slope > 0), Tanh or Sigmoid runs as one kernel (the activation in the
+   * GEMM's epilogue; the same values and gradients as the two layers).
    */
   forward(x: Tensor): Tensor {
     let current = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(current);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const activation = fusable(layer, this.layers[i + 1]);
+      const next = activation ? (layer as Linear).forwardFused(current, activation) : layer.forward(current);
+      if (activation) i++;
       if (current !== x) current.dispose();
       current = next;
     }

@@ -7,6 +7,7 @@ import { getRuntime, matmul as matmulKernel } from '@webgan/kernels';
 import { record } from '../record';
 import { fmt, type Tensor } from '../tensor';
 import { sum, sumTo } from './arithmetic';
+import { activationGradient, type FusedActivation } from './unary';
 
 const rt = getRuntime;
 
@@ -36,17 +37,33 @@ function reduceBatch(g: Tensor, shape: readonly number[]): Tensor {
   return out;
 }
 
-/** y = x·Wᵀ + b with W [out, in] (PyTorch's nn.Linear layout), x [.., in]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+/**
+ * y = x·Wᵀ + b with W [out, in] (PyTorch's nn.Linear layout), x [.., in]; with `activation`,
+ * y = f(x·Wᵀ + b) in the same kernel (the GEMM's epilogue), and the backward pass takes f′ from y.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, activation?: FusedActivation): Tensor {
   if (x.rank !== 2) throw new Error(`linear: x ${fmt(x.shape)} must be [batch, features] (flatten first)`);
   if (weight.rank !== 2 || weight.shape[1] !== x.shape[1]) {
     throw new Error(`linear: x ${fmt(x.shape)} has ${x.shape[1]} features but weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
   }
+  if (activation?.kind === 'leaky_relu' && !((activation.slope ?? 0.01) > 0)) {
+    throw new Error(`linear: a fused leaky_relu needs a positive slope (its output must tell the input's sign), got ${activation.slope}`);
+  }
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const result = matmulKernel(rt(), x.deviceArray('linear'), weight.deviceArray('linear'), { transposeB: true, bias: bias?.deviceArray('linear') });
-  return record('linear', inputs, result, (g, [sx, sw]) => [
-    x.requiresGrad ? matmul(g, sw) : null,
-    weight.requiresGrad ? matmul(g, sx, { transposeA: true }) : null,
-    bias?.requiresGrad ? sum(g, 0) : null,
-  ], { save: [x, weight] });
+  const result = matmulKernel(rt(), x.deviceArray('linear'), weight.deviceArray('linear'), {
+    transposeB: true,
+    bias: bias?.deviceArray('linear'),
+    activation: activation?.kind,
+    slope: activation?.slope,
+  });
+  return record('linear', inputs, result, (g, [sx, sw], y) => {
+    const dz = activation ? activationGradient(activation, g, y!) : g;
+    const grads = [
+      x.requiresGrad ? matmul(dz, sw) : null,
+      weight.requiresGrad ? matmul(dz, sx, { transposeA: true }) : null,
+      bias?.requiresGrad ? sum(dz, 0) : null,
+    ];
+    if (dz !== g) dz.dispose();
+    return grads;
+  }, { save: [x, weight], saveOutput: activation !== undefined });
 }

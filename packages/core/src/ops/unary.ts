@@ -3,7 +3,8 @@
  * through differentiable ops, so second derivatives exist (tanh'' through y, leaky ReLU's
  * piecewise-constant slope, and so on).
  */
-import { activationBackward, getRuntime, unary, type UnaryOp } from '@webgan/kernels';
+import { activationBackward, getRuntime, unary, type ActivationWithBackward, type UnaryOp } from '@webgan/kernels';
+import { isGradEnabled } from '../autograd';
 import { record } from '../record';
 import type { Tensor } from '../tensor';
 import { add, compare, div, mul, neg, sub } from './arithmetic';
@@ -55,37 +56,66 @@ export const cos = (x: Tensor): Tensor =>
 export const sign = (x: Tensor): Tensor => record('sign', [], unary(rt(), 'sign', x.deviceArray('sign')), () => []);
 export const floor = (x: Tensor): Tensor => record('floor', [], unary(rt(), 'floor', x.deviceArray('floor')), () => []);
 
-export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g, sx) => times(g, compare('gt', sx, 0)));
-
-/** max(x, 0) + slope·min(x, 0); the gradient's slope factor is piecewise constant in x. */
-export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
-  return unaryOp('leaky_relu', x, (g, sx) => {
-    if (!g.requiresGrad) return record('leakyReluBackward', [], activationBackward(rt(), 'leaky_relu', g.deviceArray(), sx.deviceArray(), { slope }), () => []);
-    // Differentiable in g (the factor does not depend on g): g · (slope + (1 − slope)·[x > 0]).
-    const positive = compare('gt', sx, 0);
-    const factor = mul(positive, 1 - slope);
-    positive.dispose();
-    const shifted = add(factor, slope);
-    factor.dispose();
-    return times(g, shifted);
-  }, false, slope);
+/** An activation a GEMM or convolution can apply in its epilogue (see `linear`). */
+export interface FusedActivation {
+  kind: ActivationWithBackward;
+  /** leaky_relu's negative slope; it must be positive for the output to tell the input's sign. */
+  slope?: number;
 }
 
-export const tanh = (x: Tensor): Tensor =>
-  unaryOp('tanh', x, (g, _x, y) => {
-    const y2 = mul(y!, y!);
-    const d = sub(1, y2);
-    y2.dispose();
-    return times(g, d);
-  }, true);
+/**
+ * The gradient g · f′ of an activation, from `v`: the input x or the output y for relu and leaky
+ * ReLU (whose f′ only depends on the sign, which y shares with x when the slope is positive),
+ * the output y for tanh and sigmoid.
+ *
+ * One kernel (recording nothing) where nothing would be recorded through f′: for relu and leaky
+ * ReLU whenever g is a constant (f′ is piecewise constant), for tanh and sigmoid only when the
+ * backward pass is not itself recorded (f′ depends on y). Otherwise differentiable compositions,
+ * three or four launches.
+ */
+export function activationGradient(activation: FusedActivation, g: Tensor, v: Tensor): Tensor {
+  const { kind, slope = 0.01 } = activation;
+  const fused = kind === 'relu' || kind === 'leaky_relu' ? !g.requiresGrad : !isGradEnabled();
+  if (fused) {
+    const name = `${kind.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())}Backward`;
+    return record(name, [], activationBackward(rt(), kind, g.deviceArray(), v.deviceArray(), { slope }), () => []);
+  }
+  switch (kind) {
+    case 'relu':
+      return times(g, compare('gt', v, 0));
+    case 'leaky_relu': {
+      // Differentiable in g: g · (slope + (1 − slope)·[v > 0]).
+      const positive = compare('gt', v, 0);
+      const factor = mul(positive, 1 - slope);
+      positive.dispose();
+      const shifted = add(factor, slope);
+      factor.dispose();
+      return times(g, shifted);
+    }
+    case 'tanh': {
+      const y2 = mul(v, v);
+      const d = sub(1, y2);
+      y2.dispose();
+      return times(g, d);
+    }
+    case 'sigmoid': {
+      const oneMinus = sub(1, v);
+      const d = mul(v, oneMinus);
+      oneMinus.dispose();
+      return times(g, d);
+    }
+  }
+}
 
-export const sigmoid = (x: Tensor): Tensor =>
-  unaryOp('sigmoid', x, (g, _x, y) => {
-    const oneMinus = sub(1, y!);
-    const d = mul(y!, oneMinus);
-    oneMinus.dispose();
-    return times(g, d);
-  }, true);
+export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g, sx) => activationGradient({ kind: 'relu' }, g, sx));
+
+/** max(x, 0) + slope·min(x, 0); the gradient's slope factor is piecewise constant in x. */
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
+  unaryOp('leaky_relu', x, (g, sx) => activationGradient({ kind: 'leaky_relu', slope }, g, sx), false, slope);
+
+export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x, (g, _x, y) => activationGradient({ kind: 'tanh' }, g, y!), true);
+
+export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x, (g, _x, y) => activationGradient({ kind: 'sigmoid' }, g, y!), true);
 
 /** log(1 + eˣ); d/dx = σ(x). */
 export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x, (g, sx) => times(g, sigmoid(sx)));

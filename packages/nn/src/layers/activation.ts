@@ -1,14 +1,23 @@
 /** Activation layers: thin modules over the core ops, for use in Sequential. */
-import { leakyRelu, max, relu, reshape, sigmoid, tanh, tidy, type Tensor } from '@webgan/core';
+import { leakyRelu, max, relu, reshape, sigmoid, tanh, tidy, type FusedActivation, type Tensor } from '@webgan/core';
 import { Module } from '../module';
 
-export class ReLU extends Module {
+/** An activation layer a preceding layer can apply in its own kernel's epilogue (Sequential fuses them). */
+export interface FusableActivation {
+  /** What to fuse, or null when this instance cannot be (a leaky ReLU of slope ≤ 0). */
+  fusedActivation(): FusedActivation | null;
+}
+
+export class ReLU extends Module implements FusableActivation {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
+  fusedActivation(): FusedActivation {
+    return { kind: 'relu' };
+  }
 }
 
-export class LeakyReLU extends Module {
+export class LeakyReLU extends Module implements FusableActivation {
   constructor(readonly negativeSlope = 0.01) {
     super();
     if (!Number.isFinite(negativeSlope)) throw new Error(`LeakyReLU: negativeSlope must be finite, got ${negativeSlope}`);
@@ -16,20 +25,30 @@ export class LeakyReLU extends Module {
   forward(x: Tensor): Tensor {
     return leakyRelu(x, this.negativeSlope);
   }
+  /** A fused gradient reads the sign from the output, which a slope ≤ 0 does not preserve. */
+  fusedActivation(): FusedActivation | null {
+    return this.negativeSlope > 0 ? { kind: 'leaky_relu', slope: this.negativeSlope } : null;
+  }
   override describe(): string {
     return `LeakyReLU(${this.negativeSlope})`;
   }
 }
 
-export class Tanh extends Module {
+export class Tanh extends Module implements FusableActivation {
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
+  fusedActivation(): FusedActivation {
+    return { kind: 'tanh' };
+  }
 }
 
-export class Sigmoid extends Module {
+export class Sigmoid extends Module implements FusableActivation {
   forward(x: Tensor): Tensor {
     return sigmoid(x);
+  }
+  fusedActivation(): FusedActivation {
+    return { kind: 'sigmoid' };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Linear: y = x·Wᵀ + b, weight [out, in] and bias [out] as in PyTorch; x is [*, in].
  */
-import { linear, reshape, type Tensor } from '@webgan/core';
+import { linear, reshape, type FusedActivation, type Tensor } from '@webgan/core';
 import { defaultLayerInit_, type InitOptions } from '../init';
 import { Module } from '../module';
 import { checkPositive, empty, fmtShape } from '../tensor-util';
@@ -12,6 +12,8 @@ export interface LinearOptions extends InitOptions {
 
 export class Linear extends Module {
   readonly initKind = 'linear';
+  /** The activation fused into this forward's GEMM, set only while `forwardFused` runs. */
+  private fused: FusedActivation | undefined;
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
     checkPositive('Linear', { inFeatures, outFeatures });
@@ -28,15 +30,27 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     const last = x.shape[x.rank - 1];
     if (last !== this.inFeatures) throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input ${fmtShape(x.shape)} has ${last} features in its last dimension, expected ${this.inFeatures}`);
-    if (x.rank === 2) return linear(x, this.weight, this.bias ?? undefined);
+    if (x.rank === 2) return linear(x, this.weight, this.bias ?? undefined, this.fused);
     // PyTorch's Linear takes [*, in] (any leading dims, or none); the core op takes [batch, in]
     // only, so fold the leading dims into the batch and unfold them after.
     const flat = reshape(x, [x.size / this.inFeatures, this.inFeatures]);
-    const y = linear(flat, this.weight, this.bias ?? undefined);
+    const y = linear(flat, this.weight, this.bias ?? undefined, this.fused);
     flat.dispose();
     const out = reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     y.dispose();
     return out;
+  }
+  /**
+   * activation(forward(x)) with the activation applied in the GEMM's epilogue: one launch and one
+   * pass over the output fewer. Goes through `forward`, so wrappers of it (spectral norm) apply.
+   */
+  forwardFused(x: Tensor, activation: FusedActivation): Tensor {
+    this.fused = activation;
+    try {
+      return this.forward(x);
+    } finally {
+      this.fused = undefined;
+    }
   }
   override describe(): string {
     return `Linear(in=${this.inFeatures}, out=${this.outFeatures}, bias=${this.bias !== null})`;
