@@ -72,7 +72,9 @@ const CONFIGS: Config[] = [
 const STEPS = 10;
 
 describe('adamUpdate', () => {
-  CONFIGS.forEach((cfg, k) => {
+  // Each configuration twice: an odd size (one element per invocation) and the size rounded down
+  // to a multiple of 4 (four elements per invocation, the path the optimizers take).
+  CONFIGS.flatMap((cfg) => [cfg, { ...cfg, n: cfg.n - (cfg.n % 4) }]).forEach((cfg, k) => {
     it(`${cfg.name}: ${STEPS} steps on ${cfg.n} params match the float64 reference`, async () => {
       const rng = new Rng(10_000 + k);
       const p0 = randomNormalArray(rng, cfg.n, 1);
@@ -185,8 +187,15 @@ describe('non-finite marks inside the updates', () => {
     ['sgd', (p, g, [b], o) => sgdUpdate(rt, p, g, b, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true }, o)],
     ['rmsprop', (p, g, [sq, avg, b], o) => rmspropUpdate(rt, p, g, sq, avg, b, { lr: 0.1, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0.5, centered: true }, o)],
   ];
-  it.each(updates)('%s', async (_, update) => {
+  // An unaligned range (one element per invocation) and an aligned one (four per invocation), with
+  // NaN and infinities planted just outside and at both ends inside.
+  const ranges = [
+    { offset: 100, count: 150 },
+    { offset: 100, count: 152 },
+  ];
+  it.each(updates.flatMap(([name, update]) => ranges.map((range) => [`${name}, range ${range.offset} + ${range.count}`, update, range] as const)))('%s', async (_, update, range) => {
     const n = 300;
+    const end = range.offset + range.count;
     const rng = new Rng(31);
     const p0 = randomArray(rng, n, -1, 1);
     const g0 = randomArray(rng, n, -1, 1);
@@ -196,22 +205,21 @@ describe('non-finite marks inside the updates', () => {
         update(p, s.up(grads, [n]), [0, 1, 2].map(() => s.up(new Float32Array(n), [n])), options);
         return (await s.read(p)) as Float32Array;
       };
-      const range = { offset: 100, count: 150 };
       const plain = await run(g0, { range });
       const flag = nonFiniteFlag(rt);
       try {
         expect(await run(g0, { range, nonFinite: { flag, step: 5, what: 4 } })).toEqual(plain);
         expect(await readNonFiniteFlag(rt, flag)).toBeNull();
         const outside = Float32Array.from(g0);
-        outside[99] = NaN;
-        outside[250] = Infinity;
+        outside[range.offset - 1] = NaN;
+        outside[end] = Infinity;
         await run(outside, { range, nonFinite: { flag, step: 6, what: 4 } });
         expect(await readNonFiniteFlag(rt, flag)).toBeNull();
         const inside = Float32Array.from(g0);
-        inside[249] = -Infinity;
+        inside[end - 1] = -Infinity;
         await run(inside, { range, nonFinite: { flag, step: 7, what: 4 } });
-        inside[249] = g0[249];
-        inside[100] = NaN;
+        inside[end - 1] = g0[end - 1];
+        inside[range.offset] = NaN;
         await run(inside, { range, nonFinite: { flag, step: 8, what: 16 } });
         expect(await readNonFiniteFlag(rt, flag)).toEqual({ step: 7, what: 4 | 16 });
         await expect(run(g0, { range, nonFinite: { flag, step: -1, what: 4 } })).rejects.toThrow(/step must be an integer in \[0, 2147483647\), got -1/);

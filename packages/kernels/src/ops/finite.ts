@@ -46,10 +46,12 @@ export interface NonFiniteMark {
 }
 
 /**
- * WGSL test that the f32 expression is NaN or ±Inf: an exponent of all ones. Testing the bits,
- * not \`x != x\`, because a shader compiler may assume floats are never NaN and fold that away.
+ * WGSL test that the f32 expression (with `vec4`: any component of the vec4f expression) is NaN
+ * or ±Inf: an exponent of all ones. Testing the bits, not \`x != x\`, because a shader compiler
+ * may assume floats are never NaN and fold that away.
  */
-export const NON_FINITE_TEST = (x: string): string => `(bitcast<u32>(${x}) & 0x7f800000u) == 0x7f800000u`;
+export const NON_FINITE_TEST = (x: string, vec4 = false): string =>
+  vec4 ? `any((bitcast<vec4u>(${x}) & vec4u(0x7f800000u)) == vec4u(0x7f800000u))` : `(bitcast<u32>(${x}) & 0x7f800000u) == 0x7f800000u`;
 
 /** Throws naming the op when a mark's flag, step or code is invalid. */
 export function checkNonFiniteMark(op: string, mark: NonFiniteMark): void {

@@ -266,18 +266,21 @@ export abstract class Optimizer<H extends BaseHyper> {
     let f = this.flat[gi];
     if (f) return f;
     const group = this.paramGroups[gi];
+    // Every parameter starts at a multiple of 4, so every range the update runs over is aligned
+    // and the kernels take four elements per invocation. The gaps stay zero (a zero gradient
+    // leaves a zero parameter and zero moments unchanged, and is finite).
     const offsets: number[] = [];
     let total = 0;
     for (const p of group.params) {
       offsets.push(total);
-      total += p.size;
+      total += Math.ceil(p.size / 4) * 4;
     }
     const runtime = getRuntime();
     f = {
       total,
       offsets,
-      params: allocArray(runtime, [Math.max(total, 1)], 'float32', 'optimizer.params'),
-      grads: allocArray(runtime, [Math.max(total, 1)], 'float32', 'optimizer.grads'),
+      params: fill(runtime, [Math.max(total, 1)], 0),
+      grads: fill(runtime, [Math.max(total, 1)], 0),
       state: new Map(),
       steps: group.params.map(() => 0),
     };
