@@ -67,9 +67,14 @@ it('the candidates include both main loops', () => {
 describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling %s', (_, tiling) => {
   it('matmul: odd shapes, transposes, bias and activation', async () => {
     setGemmTiling(rt, tiling);
-    // The last case spans several tiles of every candidate in each direction with partial tiles
-    // at the ends, K not a multiple of any K slice, and a batched A against a broadcast B.
-    for (const [batch, M, K, N, tA, tB] of [[0, 37, 19, 13, false, false], [0, 5, 64, 33, true, false], [0, 70, 3, 9, false, true], [0, 1, 7, 1, true, true], [2, 133, 45, 141, false, false]] as const) {
+    // The 133x45x141 case spans several tiles of every candidate in each direction with partial
+    // tiles at the ends, K not a multiple of any K slice, and a batched A against a broadcast B.
+    // With K a multiple of 4 (A untransposed, B transposed), subgroup-shared loops load both
+    // four k at a time: K = 20 ends on half a chunk, K = 24 on a whole one (batched A).
+    for (const [batch, M, K, N, tA, tB] of [
+      [0, 37, 19, 13, false, false], [0, 5, 64, 33, true, false], [0, 70, 3, 9, false, true], [0, 1, 7, 1, true, true], [2, 133, 45, 141, false, false],
+      [0, 37, 20, 13, false, true], [2, 45, 24, 29, false, true],
+    ] as const) {
       const aShape = [...(batch ? [batch] : []), ...(tA ? [K, M] : [M, K])];
       const bShape = tB ? [N, K] : [K, N];
       const a = randomData(rng, Math.max(batch, 1) * M * K);
@@ -151,6 +156,20 @@ describe('subgroup-shared main loops', () => {
     const A = upload(a, [M, K]);
     const B = upload(b, [K, N]);
     const out = matmul(rt, A, B);
+    expect(Array.from((await toArray(rt, out)) as Float32Array)).toEqual(new Array(M * N).fill(Infinity));
+    for (const x of [A, B, out]) rt.release(x.buffer);
+  });
+
+  it.each(shared.map((t) => [label(t), t] as const))('%s: four k at a time (K = 12, B transposed), infinities at the last k of A and B stay infinite', async (_, tiling) => {
+    setGemmTiling(rt, tiling);
+    const [M, K, N] = [5, 12, 6];
+    const a = new Float32Array(M * K).fill(0.5);
+    for (let i = 0; i < M; i++) a[i * K + K - 1] = Infinity;
+    const b = new Float32Array(N * K).fill(1);
+    for (let j = 0; j < N; j++) b[j * K + K - 1] = Infinity;
+    const A = upload(a, [M, K]);
+    const B = upload(b, [N, K]);
+    const out = matmul(rt, A, B, { transposeB: true });
     expect(Array.from((await toArray(rt, out)) as Float32Array)).toEqual(new Array(M * N).fill(Infinity));
     for (const x of [A, B, out]) rt.release(x.buffer);
   });

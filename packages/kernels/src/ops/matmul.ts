@@ -60,19 +60,23 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
   const aBatchStride = batchA === 1 ? 0 : M * K;
   const bBatchStride = batchB === 1 ? 0 : K * N;
   const vectorB = !transposeB && N % 4 === 0;
+  const quadA = !transposeA && K % 4 === 0;
+  const quadB = transposeB && K % 4 === 0;
   const problem: GemmProblem = {
     name: 'matmul',
     key: `${batch}|${M}|${N}|${K}|${transposeA}|${transposeB}|${aBatchStride}|${bBatchStride}`,
     rows: M,
     cols: N,
     batch,
-    inputs: [['a', 'f32'], ['b', vectorB ? 'vec4f' : 'f32'], ...(options.bias ? [['bias', 'f32'] as const] : [])],
+    inputs: [['a', 'f32'], ['b', vectorB ? 'vec4f' : 'f32'], ...(options.bias ? [['bias', 'f32'] as const] : []), ...(quadA ? [['aQuads', 'vec4f'] as const] : []), ...(quadB ? [['bQuads', 'vec4f'] as const] : [])],
     rowSetup: (i) => `let aRow${i} = bz * ${aBatchStride}u + row${i} * ${transposeA ? 1 : K}u;`,
     kLoopOpen: () => '',
     kLoopClose: '',
     innerLoop: 'k',
     loopBounds: { k: K },
     a: (i) => `a[aRow${i} + k * ${transposeA ? M : 1}u]`,
+    aQuad: quadA ? (i, k) => `aQuads[(aRow${i} + ${k}) / 4u]` : undefined,
+    bAlongK: quadB ? (k, col) => `bQuads[(bz * ${bBatchStride}u + min(${col}, ${N - 1}u) * ${K}u + ${k}) / 4u]` : undefined,
     b: (col) => {
       const base = `bz * ${bBatchStride}u`;
       if (vectorB) return `b[(${base} + k * ${N}u + min(${col}, ${N - 4}u)) / 4u]`;
@@ -90,7 +94,7 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
     store: (row, col, value) => `out[bz * ${M * N}u + ${row} * ${N}u + ${col}] = ${value};`,
   };
   const epilogue = { bias: options.bias ? 'bias' : undefined, activation: options.activation, slope: options.slope };
-  const buffers = [a.buffer, b.buffer, ...(options.bias ? [options.bias.buffer] : []), out.buffer];
+  const buffers = [a.buffer, b.buffer, ...(options.bias ? [options.bias.buffer] : []), ...(quadA ? [a.buffer] : []), ...(quadB ? [b.buffer] : []), out.buffer];
   const { program, workgroups, uniforms } = gemmProgram(problem, chooseGemmTiling(runtime, problem, epilogue, buffers), epilogue);
   runtime.dispatch(program, buffers, workgroups, uniforms);
   return out;
