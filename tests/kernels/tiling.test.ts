@@ -14,6 +14,8 @@ import {
   conv2d,
   conv2dBackwardData,
   conv2dBackwardFilter,
+  conv2dGeometry,
+  convLayout,
   convTranspose2d,
   fromArray,
   heuristicTiling,
@@ -122,6 +124,34 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling
     await check(convTranspose2d(rt, XT, TW, tParams), convTranspose2dRef(f64(xt), [2, 5, 4, 3], f64(tw), tShape, tParams), 'conv-transpose2d');
     for (const a of [X, Wt, DY, TW, XT]) rt.release(a.buffer);
   });
+
+  it('the same passes on channels-last copies (four k per load where the loop allows)', async () => {
+    setGemmTiling(rt, tiling);
+    // Wide enough for lavapipe to take channels-last copies in every pass; the innermost loops
+    // (C = 36, O = 44, N = 12) end on half a chunk of 8, and O is not a multiple of any column block.
+    const [xShape, wShape] = [[12, 36, 11, 9], [44, 36, 3, 3]];
+    const params = { stride: 2, padding: 1 };
+    const g = conv2dGeometry('test', xShape, wShape, params);
+    for (const pass of ['forward', 'backward-data', 'backward-filter'] as const) expect(convLayout(rt, pass, g), pass).toBe('channels-last');
+    const x = randomData(rng, 12 * 36 * 11 * 9);
+    const w = randomData(rng, 44 * 36 * 9);
+    const [X, Wt] = [upload(x, xShape), upload(w, wShape)];
+    const yRef = conv2dRef(f64(x), xShape, f64(w), wShape, params);
+    await check(conv2d(rt, X, Wt, params), yRef, 'conv2d, channels-last');
+    const dy = randomData(rng, yRef.out.length);
+    const DY = upload(dy, yRef.shape);
+    await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), 'conv2d backward-data, channels-last');
+    await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), 'conv2d backward-filter, channels-last');
+    // A transposed conv (its forward is the backward-data above) with a bias in the epilogue.
+    const tw = randomData(rng, 44 * 36 * 9);
+    const TW = upload(tw, wShape);
+    const tb = randomData(rng, 36);
+    const TB = upload(tb, [36]);
+    const tParams = { stride: 2, padding: 1, outputPadding: [0, 0] as [number, number] };
+    const tRef = convTranspose2dRef(f64(dy), yRef.shape, f64(tw), wShape, { ...tParams, bias: f64(tb) });
+    await check(convTranspose2d(rt, DY, TW, { ...tParams, bias: TB }), tRef, 'conv-transpose2d with bias, channels-last');
+    for (const a of [X, Wt, DY, TW, TB]) rt.release(a.buffer);
+  });
 });
 
 describe('subgroup-shared main loops', () => {
@@ -145,6 +175,22 @@ describe('subgroup-shared main loops', () => {
     for (const [rows, cols, name, kind] of [[64, 512, 'matmul', '1'], [3136, 128, 'conv2d', 'forward'], [1024, 128, 'conv2d', 'backward-filter']] as const) {
       expect(heuristicTiling(bare, rows, cols, name, kind)).not.toMatchObject({ subgroupShare: true });
     }
+    // Nor are convolutions given channels-last copies (they pay only with four-k loads).
+    const g = conv2dGeometry('test', [64, 64, 14, 14], [128, 64, 4, 4], { stride: 2, padding: 1 });
+    for (const pass of ['forward', 'backward-data', 'backward-filter'] as const) {
+      expect(convLayout(rt, pass, g), pass).toBe('channels-last');
+      expect(convLayout(bare, pass, g), pass).toBe('nchw');
+    }
+  });
+
+  it('channels-last copies only where the innermost loop is a multiple of 4 and the backward-data is phased', () => {
+    const odd = conv2dGeometry('test', [64, 5, 14, 14], [130, 5, 4, 4], { stride: 2, padding: 1 });
+    expect(convLayout(rt, 'forward', odd)).toBe('nchw'); // C = 5
+    expect(convLayout(rt, 'backward-data', odd)).toBe('nchw'); // O = 130
+    expect(convLayout(rt, 'backward-filter', odd)).toBe('channels-last'); // N = 64
+    const unstrided = conv2dGeometry('test', [64, 64, 14, 14], [128, 64, 3, 3], { padding: 1 });
+    expect(convLayout(rt, 'backward-data', unstrided)).toBe('nchw');
+    expect(convLayout(rt, 'forward', unstrided)).toBe('channels-last');
   });
 
   it.each(shared.map((t) => [label(t), t] as const))('%s: an infinity at the last k stays infinite (the chunk past K adds 0, not NaN)', async (_, tiling) => {

@@ -5,10 +5,9 @@
  * conv forward, backward-filter = conv backward-filter with x and dy swapped.
  */
 import type { Runtime } from '../runtime/runtime';
-import { convBackwardDataBest, convBackwardFilterProblem, convForwardProblem } from '../wgsl/conv-gemm';
 import { assertFloat, formatShape, type DeviceArray, guarded } from './array';
 import { convTranspose2dGeometry, pair, type ConvGeometry, type ConvTranspose2dParams } from './conv-geometry';
-import { runConvGemm } from './conv2d';
+import { runConvPass } from './conv2d';
 import { checkBias, type Epilogue } from './matmul';
 
 export type { ConvTranspose2dParams } from './conv-geometry';
@@ -27,7 +26,7 @@ export const convTranspose2d = guarded(function convTranspose2d(runtime: Runtime
   assertFloat('convTranspose2d', 'weight', w);
   const g = geometryFor('convTranspose2d', x.shape, w.shape, params);
   checkBias('convTranspose2d', params.bias, g.C);
-  return runConvGemm(runtime, convBackwardDataBest('conv-transpose2d', g), [x, w], outputShape(g), params);
+  return runConvPass(runtime, 'backward-data', 'conv-transpose2d', g, [x, w], outputShape(g), params);
 });
 
 /** dx[N,Cin,H,W] from dy[N,Cout,OH,OW]: a direct convolution of dy with w. */
@@ -50,7 +49,7 @@ export const convTranspose2dBackwardData = guarded(function convTranspose2dBackw
   if (H < 1 || W < 1 || g.H !== OH || g.W !== OW) {
     throw new Error(`convTranspose2dBackwardData: dy ${formatShape(dy.shape)} is not an output of this transposed convolution (expected ${formatShape(outputShape(g))})`);
   }
-  return runConvGemm(runtime, convForwardProblem('conv-transpose2d.backward-data', g), [dy, w], inputShape(g));
+  return runConvPass(runtime, 'forward', 'conv-transpose2d.backward-data', g, [dy, w], inputShape(g));
 });
 
 /** dw[Cin,Cout,KH,KW] from x[N,Cin,H,W] and dy[N,Cout,OH,OW]. */
@@ -60,5 +59,5 @@ export const convTranspose2dBackwardFilter = guarded(function convTranspose2dBac
     throw new Error(`convTranspose2dBackwardFilter: dy ${formatShape(dy.shape)} does not match the output ${formatShape(outputShape(g))}`);
   }
   // The direct conv's backward-filter with its input = our dy and its output gradient = our x.
-  return runConvGemm(runtime, convBackwardFilterProblem('conv-transpose2d.backward-filter', g), [dy, x], [g.O, g.C, g.KH, g.KW]);
+  return runConvPass(runtime, 'backward-filter', 'conv-transpose2d.backward-filter', g, [dy, x], [g.O, g.C, g.KH, g.KW]);
 });

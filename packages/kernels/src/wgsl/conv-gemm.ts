@@ -11,27 +11,62 @@
  * workgroup-memory main loop, which gathers any (row, k) of a tile. The flat k order may differ
  * from the loop nest's — it follows the weight's layout ((c,kh,kw) forward, (o,kh,kw) backward-
  * data) so that B slices are contiguous along k — but A and B of one view always agree.
+ *
+ * Layouts: 'nchw' reads the tensors as they are. 'channels-last' reads copies permuted so that
+ * the innermost K loop walks contiguous memory in both operands (`CHANNELS_LAST_PERMUTATIONS`),
+ * and adds vec4 bindings (`<name>Quads`) of the same copies: subgroup-shared main loops then load
+ * four k per access (`GemmProblem.aQuad`, `bAlongK`). The loop length must be a multiple of 4.
  */
 import type { ConvGeometry } from '../ops/conv-geometry';
 import { fourColumns, type GemmProblem } from './gemm';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+export type ConvLayout = 'nchw' | 'channels-last';
+
+/**
+ * The permutations (of the NCHW tensors / PyTorch weight layouts) a pass reads in the
+ * channels-last layout, in the order of its two inputs, and the loop that must be a multiple of 4.
+ *   forward:          x → [N,H,W,C],  w → [O,KH,KW,C]   (innermost loop: c)
+ *   backward-data:    dy → [N,OH,OW,O], w → [KH,KW,C,O] (innermost loop: o; phased form only)
+ *   backward-filter:  x → [C,H,W,N],  dy → [O,OH,OW,N]  (innermost loop: the image n)
+ */
+export const CHANNELS_LAST_PERMUTATIONS = {
+  forward: { inputs: [[0, 2, 3, 1], [0, 2, 3, 1]], loop: (g: ConvGeometry) => g.C },
+  'backward-data': { inputs: [[0, 2, 3, 1], [2, 3, 1, 0]], loop: (g: ConvGeometry) => g.O },
+  'backward-filter': { inputs: [[1, 2, 3, 0], [1, 2, 3, 0]], loop: (g: ConvGeometry) => g.N },
+} as const;
+
+/** The two inputs, plus their vec4 views for channels-last problems. */
+function convInputs(layout: ConvLayout, first: string, second: string): GemmProblem['inputs'] {
+  const plain = [[first, 'f32'], [second, 'f32']] as const;
+  return layout === 'nchw' ? plain : [...plain, [`${first}Quads`, 'vec4f'], [`${second}Quads`, 'vec4f']];
+}
+
+function checkQuadLoop(name: string, layout: ConvLayout, loop: string, length: number): void {
+  if (layout === 'channels-last' && length % 4 !== 0) throw new Error(`${name}: the channels-last layout needs ${loop} divisible by 4, got ${length}`);
+}
 const geometryKey = (g: ConvGeometry) => JSON.stringify(g);
 /** Flat index of pixel (h, w) (i32 expressions) of an H × W plane, clamped into range. */
 const clampedPixel = (h: string, w: string, H: number, W: number) => `u32(clamp(${h}, 0, ${H - 1})) * ${W}u + u32(clamp(${w}, 0, ${W - 1}))`;
 
 /** y = conv(x, w): x binding `x`, weight binding `w`. */
-export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
+export function convForwardProblem(name: string, g: ConvGeometry, layout: ConvLayout = 'nchw'): GemmProblem {
   const HW = g.H * g.W;
   const OHW = g.OH * g.OW;
   const KK = g.KH * g.KW;
+  checkQuadLoop(name, layout, 'C', g.C);
+  const last = layout === 'channels-last';
+  // Element strides of a channel and a pixel in x, of a channel and a tap in w.
+  const [xChannel, xPixel] = last ? [1, g.C] : [HW, 1];
+  const [wChannel, wTapStride] = last ? [1, g.C] : [KK, 1];
   return {
     name,
-    key: `forward|${geometryKey(g)}`,
+    key: `forward|${layout}|${geometryKey(g)}`,
     rows: g.N * OHW,
     cols: g.O,
     batch: 1,
-    inputs: [['x', 'f32'], ['w', 'f32']],
+    inputs: convInputs(layout, 'x', 'w'),
     rowSetup: (i) => `
   let img${i} = row${i} / ${OHW}u;
   let pix${i} = row${i} % ${OHW}u;
@@ -45,27 +80,32 @@ export function convForwardProblem(name: string, g: ConvGeometry): GemmProblem {
       let ih${i} = ihBase${i} + i32(kh * ${g.dilationH}u);
       let iw${i} = iwBase${i} + i32(kw * ${g.dilationW}u);
       let valid${i} = ih${i} >= 0 && ih${i} < ${g.H} && iw${i} >= 0 && iw${i} < ${g.W};
-      let tap${i} = xImg${i} + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}));`).join('')}
-      let wTap = kh * ${g.KW}u + kw;
+      let tap${i} = xImg${i} + (${clampedPixel(`ih${i}`, `iw${i}`, g.H, g.W)}) * ${xPixel}u;`).join('')}
+      let wTap = (kh * ${g.KW}u + kw) * ${wTapStride}u;
 `,
     kLoopClose: '}}',
     innerLoop: 'c',
     loopBounds: { kh: g.KH, kw: g.KW, c: g.C },
-    a: (i) => `select(0.0, x[tap${i} + c * ${HW}u], valid${i})`,
-    b: (col) => fourColumns(col, g.O, (o) => `(${o}) * ${g.C * KK}u + c * ${KK}u + wTap`, 'w'),
+    a: (i) => `select(0.0, x[tap${i} + c * ${xChannel}u], valid${i})`,
+    b: (col) => fourColumns(col, g.O, (o) => `(${o}) * ${g.C * KK}u + c * ${wChannel}u + wTap`, 'w'),
+    aQuad: last ? (i, c) => `select(vec4f(0.0), xQuads[(tap${i} + ${c}) / 4u], valid${i})` : undefined,
+    bAlongK: last ? (c, col) => `wQuads[(min(${col}, ${g.O - 1}u) * ${g.C * KK}u + wTap + ${c}) / 4u]` : undefined,
     flatK: g.C * KK,
+    // Flat k ↔ (c, kh, kw) in NCHW, (kh, kw, c) channels-last: the weight's own order, so that
+    // the weight row of output channel \`col\` is read straight along k.
     accessorFunctions: `
 fn convForwardA(row: u32, k: u32) -> f32 {
   let pix = row % ${OHW}u;
-  let ih = i32(pix / ${g.OW}u * ${g.strideH}u + k / ${g.KW}u % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
-  let iw = i32(pix % ${g.OW}u * ${g.strideW}u + k % ${g.KW}u * ${g.dilationW}u) - ${g.padW};
+  let c = ${last ? `k % ${g.C}u` : `k / ${KK}u`};
+  let tap = ${last ? `k / ${g.C}u` : `k % ${KK}u`};
+  let ih = i32(pix / ${g.OW}u * ${g.strideH}u + tap / ${g.KW}u * ${g.dilationH}u) - ${g.padH};
+  let iw = i32(pix % ${g.OW}u * ${g.strideW}u + tap % ${g.KW}u * ${g.dilationW}u) - ${g.padW};
   let valid = ih >= 0 && ih < ${g.H} && iw >= 0 && iw < ${g.W};
-  return select(0.0, x[(row / ${OHW}u * ${g.C}u + k / ${KK}u) * ${HW}u + ${clampedPixel('ih', 'iw', g.H, g.W)}], valid);
+  return select(0.0, x[row / ${OHW}u * ${g.C * HW}u + c * ${xChannel}u + (${clampedPixel('ih', 'iw', g.H, g.W)}) * ${xPixel}u], valid);
 }`,
-    // Flat k ↔ (c, kh, kw): the weight row of output channel `col` read straight along k.
     aAt: (row, k) => `convForwardA(${row}, ${k})`,
     bAt: (k, col) => `w[(${col}) * ${g.C * KK}u + ${k}]`,
-    aContiguousAlong: 'row',
+    aContiguousAlong: last ? 'k' : 'row',
     bContiguousAlong: 'k',
     store: (row, col, value) => `out[(${row} / ${OHW}u * ${g.O}u + ${col}) * ${OHW}u + ${row} % ${OHW}u] = ${value};`,
   };
@@ -129,17 +169,22 @@ fn convBackwardDataA(row: u32, k: u32) -> f32 {
 }
 
 /** dw = conv backward-filter(x, dy): x binding `x`, dy binding `dy`; dw laid out [O, C, KH, KW]. */
-export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmProblem {
+export function convBackwardFilterProblem(name: string, g: ConvGeometry, layout: ConvLayout = 'nchw'): GemmProblem {
   const HW = g.H * g.W;
   const OHW = g.OH * g.OW;
   const KK = g.KH * g.KW;
+  checkQuadLoop(name, layout, 'N', g.N);
+  const last = layout === 'channels-last';
+  // Element strides of an image and of a (channel, pixel) position in x and in dy.
+  const [xImage, xPosition] = last ? [1, g.N] : [g.C * HW, 1];
+  const [dyImage, dyPosition] = last ? [1, g.N] : [g.O * OHW, 1];
   return {
     name,
-    key: `backward-filter|${geometryKey(g)}`,
+    key: `backward-filter|${layout}|${geometryKey(g)}`,
     rows: g.C * KK,
     cols: g.O,
     batch: 1,
-    inputs: [['x', 'f32'], ['dy', 'f32']],
+    inputs: convInputs(layout, 'x', 'dy'),
     rowSetup: (i) => `
   let c${i} = row${i} / ${KK}u;
   let khOff${i} = i32((row${i} / ${g.KW}u) % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
@@ -155,13 +200,15 @@ export function convBackwardFilterProblem(name: string, g: ConvGeometry): GemmPr
       ${range(rows).map((i) => `
       let iw${i} = i32(ow * ${g.strideW}u) + kwOff${i};
       let valid${i} = rowOk${i} && iw${i} >= 0 && iw${i} < ${g.W};
-      let xPix${i} = c${i} * ${HW}u + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}));`).join('')}
+      let xPix${i} = (c${i} * ${HW}u + u32(clamp(ih${i}, 0, ${g.H - 1})) * ${g.W}u + u32(clamp(iw${i}, 0, ${g.W - 1}))) * ${xPosition}u;`).join('')}
       let dyPix = oh * ${g.OW}u + ow;`,
     kLoopClose: '}}',
     innerLoop: 'img',
     loopBounds: { oh: g.OH, ow: g.OW, img: g.N },
-    a: (i) => `select(0.0, x[img * ${g.C * HW}u + xPix${i}], valid${i})`,
-    b: (col) => fourColumns(col, g.O, (o) => `img * ${g.O * OHW}u + (${o}) * ${OHW}u + dyPix`, 'dy'),
+    a: (i) => `select(0.0, x[img * ${xImage}u + xPix${i}], valid${i})`,
+    b: (col) => fourColumns(col, g.O, (o) => `img * ${dyImage}u + ((${o}) * ${OHW}u + dyPix) * ${dyPosition}u`, 'dy'),
+    aQuad: last ? (i, img) => `select(vec4f(0.0), xQuads[(xPix${i} + ${img}) / 4u], valid${i})` : undefined,
+    bAlongK: last ? (img, col) => `dyQuads[((min(${col}, ${g.O - 1}u) * ${OHW}u + dyPix) * ${g.N}u + ${img}) / 4u]` : undefined,
     flatK: g.N * OHW,
     // Flat k ↔ (n, oh, ow), as in the loop nest; rows are taps (c, kh, kw).
     accessorFunctions: `
@@ -170,10 +217,10 @@ fn convBackwardFilterA(row: u32, k: u32) -> f32 {
   let ih = i32(pix / ${g.OW}u * ${g.strideH}u + row / ${g.KW}u % ${g.KH}u * ${g.dilationH}u) - ${g.padH};
   let iw = i32(pix % ${g.OW}u * ${g.strideW}u + row % ${g.KW}u * ${g.dilationW}u) - ${g.padW};
   let valid = ih >= 0 && ih < ${g.H} && iw >= 0 && iw < ${g.W};
-  return select(0.0, x[(k / ${OHW}u * ${g.C}u + row / ${KK}u) * ${HW}u + ${clampedPixel('ih', 'iw', g.H, g.W)}], valid);
+  return select(0.0, x[k / ${OHW}u * ${xImage}u + (row / ${KK}u * ${HW}u + ${clampedPixel('ih', 'iw', g.H, g.W)}) * ${xPosition}u], valid);
 }`,
     aAt: (row, k) => `convBackwardFilterA(${row}, ${k})`,
-    bAt: (k, col) => `dy[((${k}) / ${OHW}u * ${g.O}u + ${col}) * ${OHW}u + (${k}) % ${OHW}u]`,
+    bAt: (k, col) => `dy[(${k}) / ${OHW}u * ${dyImage}u + ((${col}) * ${OHW}u + (${k}) % ${OHW}u) * ${dyPosition}u]`,
     aContiguousAlong: 'k',
     bContiguousAlong: 'k',
     store: (row, col, value) => `out[(${col}) * ${g.C * KK}u + ${row}] = ${value};`,
@@ -187,10 +234,16 @@ fn convBackwardFilterA(row: u32, k: u32) -> f32 {
  * visits every tap and discards all but 1/(sH·sW) of them — 4× the work at stride 2, which is
  * every upsampling layer of a DCGAN generator.
  */
-export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): GemmProblem {
+export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry, layout: ConvLayout = 'nchw'): GemmProblem {
   const HW = g.H * g.W;
   const OHW = g.OH * g.OW;
   const KK = g.KH * g.KW;
+  checkQuadLoop(name, layout, 'O', g.O);
+  const last = layout === 'channels-last';
+  // Element strides of a channel and a pixel in dy; of an output channel, an input channel and a
+  // tap in w ([O,C,KH,KW], or [KH,KW,C,O] channels-last).
+  const [dyChannel, dyPixel] = last ? [1, g.O] : [OHW, 1];
+  const [wOut, wIn, wTapStride] = last ? [1, g.O, g.C * g.O] : [g.C * KK, KK, 1];
   const Hp = Math.ceil(g.H / g.strideH);
   const Wp = Math.ceil(g.W / g.strideW);
   const phaseRows = Hp * Wp;
@@ -204,11 +257,11 @@ export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): Ge
   let iw${suffix} = (q${suffix} % ${Wp}u) * ${g.strideW}u + bz % ${g.strideW}u;`;
   return {
     name,
-    key: `backward-data-phased|${geometryKey(g)}`,
+    key: `backward-data-phased|${layout}|${geometryKey(g)}`,
     rows: g.N * phaseRows,
     cols: g.C,
     batch: g.strideH * g.strideW,
-    inputs: [['dy', 'f32'], ['w', 'f32']],
+    inputs: convInputs(layout, 'dy', 'w'),
     rowSetup: (i) => `${pixel(`row${i}`, `${i}`)}
   let ihPad${i} = i32(ih${i}) + ${g.padH};
   let iwPad${i} = i32(iw${i}) + ${g.padW};
@@ -228,14 +281,16 @@ export function convBackwardDataPhasedProblem(name: string, g: ConvGeometry): Ge
       let oh${i} = th${i} / ${g.strideH};
       let ow${i} = tw${i} / ${g.strideW};
       let valid${i} = th${i} >= 0 && tw${i} >= 0 && oh${i} < ${g.OH} && ow${i} < ${g.OW};
-      let tap${i} = dyImg${i} + u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}));`).join('')}
-      let wTap = kh * ${g.KW}u + kw;
+      let tap${i} = dyImg${i} + (u32(clamp(oh${i}, 0, ${g.OH - 1})) * ${g.OW}u + u32(clamp(ow${i}, 0, ${g.OW - 1}))) * ${dyPixel}u;`).join('')}
+      let wTap = (kh * ${g.KW}u + kw) * ${wTapStride}u;
 `,
     kLoopClose: '}}',
     innerLoop: 'o',
     loopBounds: { kh: g.KH, kw: g.KW, o: g.O },
-    a: (i) => `select(0.0, dy[tap${i} + o * ${OHW}u], valid${i})`,
-    b: (col) => fourColumns(col, g.C, (c) => `o * ${g.C * KK}u + (${c}) * ${KK}u + wTap`, 'w'),
+    a: (i) => `select(0.0, dy[tap${i} + o * ${dyChannel}u], valid${i})`,
+    b: (col) => fourColumns(col, g.C, (c) => `o * ${wOut}u + (${c}) * ${wIn}u + wTap`, 'w'),
+    aQuad: last ? (i, o) => `select(vec4f(0.0), dyQuads[(tap${i} + ${o}) / 4u], valid${i})` : undefined,
+    bAlongK: last ? (o, col) => `wQuads[(min(${col}, ${g.C - 1}u) * ${g.O}u + wTap + ${o}) / 4u]` : undefined,
     // Flat k ↔ (o, jh, jw), every phase padded to the most taps any phase has; the taps a phase
     // lacks (kh ≥ KH or kw ≥ KW) read as 0.
     flatK: g.O * phaseTaps,
@@ -253,12 +308,12 @@ fn convBackwardDataPhasedA(row: u32, k: u32, bz: u32) -> f32 {
   let oh = th / ${g.strideH};
   let ow = tw / ${g.strideW};
   let valid = tap.x < ${g.KH}u && tap.y < ${g.KW}u && th >= 0 && tw >= 0 && oh < ${g.OH} && ow < ${g.OW};
-  return select(0.0, dy[(row / ${phaseRows}u * ${g.O}u + k / ${phaseTaps}u) * ${OHW}u + ${clampedPixel('oh', 'ow', g.OH, g.OW)}], valid);
+  return select(0.0, dy[row / ${phaseRows}u * ${g.O * OHW}u + k / ${phaseTaps}u * ${dyChannel}u + (${clampedPixel('oh', 'ow', g.OH, g.OW)}) * ${dyPixel}u], valid);
 }
 fn convBackwardDataPhasedB(k: u32, col: u32, bz: u32) -> f32 {
   let tap = phaseTap(k, bz);
   let inRange = tap.x < ${g.KH}u && tap.y < ${g.KW}u;
-  return select(0.0, w[k / ${phaseTaps}u * ${g.C * KK}u + col * ${KK}u + min(tap.x, ${g.KH - 1}u) * ${g.KW}u + min(tap.y, ${g.KW - 1}u)], inRange);
+  return select(0.0, w[k / ${phaseTaps}u * ${wOut}u + col * ${wIn}u + (min(tap.x, ${g.KH - 1}u) * ${g.KW}u + min(tap.y, ${g.KW - 1}u)) * ${wTapStride}u], inRange);
 }`,
     aAt: (row, k) => `convBackwardDataPhasedA(${row}, ${k}, bz)`,
     bAt: (k, col) => `convBackwardDataPhasedB(${k}, ${col}, bz)`,
@@ -269,9 +324,12 @@ fn convBackwardDataPhasedB(k: u32, col: u32, bz: u32) -> f32 {
   };
 }
 
+/** Whether backward-data runs phased (strided, undilated): the only form with a channels-last layout. */
+export const phasedBackwardData = (g: ConvGeometry): boolean => (g.strideH > 1 || g.strideW > 1) && g.dilationH === 1 && g.dilationW === 1;
+
 /** The fastest backward-data formulation for this geometry. */
-export function convBackwardDataBest(name: string, g: ConvGeometry): GemmProblem {
-  const strided = g.strideH > 1 || g.strideW > 1;
-  const undilated = g.dilationH === 1 && g.dilationW === 1;
-  return strided && undilated ? convBackwardDataPhasedProblem(name, g) : convBackwardDataProblem(name, g);
+export function convBackwardDataBest(name: string, g: ConvGeometry, layout: ConvLayout = 'nchw'): GemmProblem {
+  if (phasedBackwardData(g)) return convBackwardDataPhasedProblem(name, g, layout);
+  if (layout !== 'nchw') throw new Error(`${name}: backward-data has a channels-last layout only in its phased (strided, undilated) form`);
+  return convBackwardDataProblem(name, g);
 }
