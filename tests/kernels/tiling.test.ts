@@ -166,6 +166,18 @@ describe('subgroup-shared main loops', () => {
     expect(canShareAcrossSubgroup(rt)).toBe(true);
     expect(heuristicTiling(rt, 64, 512, 'matmul', '1')).toMatchObject({ subgroupShare: true });
     expect(heuristicTiling(rt, 3136, 128, 'conv2d', 'forward')).toMatchObject({ subgroupShare: true });
+    // Channels-last copies: 2 × 12 blocks for every pass of a wide layer.
+    for (const kind of ['forward|channels-last', 'backward-data-phased|channels-last', 'backward-filter|channels-last']) {
+      expect(heuristicTiling(rt, 3136, 128, 'conv2d', kind, 64), kind).toMatchObject({ rowsPerThread: 2, colsPerThread: 12, subgroupShare: true });
+    }
+  });
+
+  it('are not picked when the innermost loop is shorter than a chunk: lanes along columns instead', () => {
+    // A first conv layer over one channel: forward (inner loop c = 1) and its weight gradient.
+    expect(heuristicTiling(rt, 12544, 64, 'conv2d', 'forward|nchw', 1)).toMatchObject({ lanes: 'cols' });
+    expect(heuristicTiling(rt, 12544, 64, 'conv2d', 'forward|nchw', 1)).not.toMatchObject({ subgroupShare: true });
+    expect(heuristicTiling(rt, 16, 64, 'conv2d.backward-filter', 'backward-filter|nchw', 64)).toMatchObject({ lanes: 'cols' });
+    expect(heuristicTiling(rt, 12544, 64, 'conv2d', 'forward|nchw', 8)).toMatchObject({ subgroupShare: true });
   });
 
   it('are refused, and never picked, where subgroups are missing', () => {

@@ -139,8 +139,12 @@ const LANES_ALONG_COLS: GemmTiling = { rowsPerThread: 8, colsPerThread: 8, workg
 const SHARED_B_2x8x64: GemmTiling = { rowsPerThread: 2, colsPerThread: 8, workgroupSize: 64, subgroupShare: true };
 const SHARED_B_2x12x32: GemmTiling = { rowsPerThread: 2, colsPerThread: 12, workgroupSize: 32, subgroupShare: true };
 
-/** The heuristic tiling used before (or without) tuning, for a problem named `name` whose key starts with `kind` (its first two fields: the pass and, for convolutions, the layout). */
-export function heuristicTiling(runtime: Runtime, rows: number, cols: number, name = '', kind = ''): GemmTiling {
+/**
+ * The heuristic tiling used before (or without) tuning, for a problem named `name` whose key
+ * starts with `kind` (its first two fields: the pass and, for convolutions, the layout) and whose
+ * innermost K loop runs `innerLoop` times.
+ */
+export function heuristicTiling(runtime: Runtime, rows: number, cols: number, name = '', kind = '', innerLoop = Infinity): GemmTiling {
   if (!runtime.adapter.isFallbackAdapter) {
     // A tile much larger than C leaves most threads idle; a few columns (an RGB output, a critic's
     // single logit) are better served by register blocks of 4 columns.
@@ -148,7 +152,13 @@ export function heuristicTiling(runtime: Runtime, rows: number, cols: number, na
     if (rows >= 2048 && cols >= 64) return WORKGROUP_TILE_128x64;
     return rows >= 256 && cols >= 32 ? WORKGROUP_TILE_64 : WORKGROUP_TILE_32;
   }
-  if (canShareAcrossSubgroup(runtime) && rows >= 64 && cols >= 32) {
+  // An innermost K loop shorter than a chunk would leave most of every subgroup-shared chunk idle
+  // (a first conv layer over 1 channel: 7 of 8). Lanes along columns serve those instead;
+  // measured on lavapipe for a DCGAN's first conv, x[64,1,28,28] → [64,64,14,14]: forward
+  // 23 → 5 ms, backward-filter 13 → 2.6 ms.
+  const shortInner = innerLoop < SUBGROUP_K_CHUNK;
+  if (shortInner && cols >= 64) return LANES_ALONG_COLS;
+  if (canShareAcrossSubgroup(runtime) && rows >= 64 && cols >= 32 && !shortInner) {
     // Measured on lavapipe: the DCGAN layer's conv forward 70 → 54 ms, backward-data 64 → 53,
     // backward-filter 78 → 50; batch-64 linear layers ([64,784]·[784,512]ᵀ) 4.0 → 2.7 ms. On
     // channels-last copies (four k per load) 2 × 12 wins everywhere: forward 48 → 40 ms,
@@ -157,6 +167,8 @@ export function heuristicTiling(runtime: Runtime, rows: number, cols: number, na
     return pixelRows && rows >= 1024 && !kind.includes('channels-last') ? SHARED_B_2x8x64 : SHARED_B_2x12x32;
   }
   if (kind.startsWith('backward-') && rows >= 64 && cols >= 64) return LANES_ALONG_COLS;
+  // A first layer's weight gradient (taps of one channel as rows: 16 for 4 × 4): 13 → 2.6 ms.
+  if (kind.startsWith('backward-filter') && cols >= 64) return LANES_ALONG_COLS;
   if (name === 'matmul' && rows <= 128 && cols >= 256) return LANES_ALONG_COLS;
   // Narrow outputs (few columns) waste most of a wide column block; few rows, most of a tall one.
   // A workgroup covers workgroupSize · rowsPerThread rows: keep that no taller than the problem.
@@ -176,7 +188,7 @@ export function chooseGemmTiling(runtime: Runtime, problem: GemmProblem, epilogu
   const tuned = state.tuned.get(key);
   if (tuned) return tuned;
   if (!state.pending.has(key)) state.pending.set(key, { problem, epilogue, bufferSizes: buffers.map((b) => b.size) });
-  return heuristicTiling(runtime, problem.rows, problem.cols, problem.name, problemKind(problem));
+  return heuristicTiling(runtime, problem.rows, problem.cols, problem.name, problemKind(problem), problem.loopBounds[problem.innerLoop]);
 }
 
 export interface TuningReport {
@@ -199,7 +211,7 @@ export async function tuneGemms(runtime: Runtime, repetitions = 3): Promise<Tuni
   for (const [key, { problem, epilogue, bufferSizes }] of state.pending) {
     // Zeroed: pooled memory may hold NaNs or denormals, which are slow on CPU adapters.
     const scratch = bufferSizes.map((size) => runtime.upload(new Uint8Array(size), 'tuning.scratch'));
-    const heuristic = heuristicTiling(runtime, problem.rows, problem.cols, problem.name, problemKind(problem));
+    const heuristic = heuristicTiling(runtime, problem.rows, problem.cols, problem.name, problemKind(problem), problem.loopBounds[problem.innerLoop]);
     let best = heuristic;
     let bestMs = Infinity;
     let heuristicMs = Infinity;
