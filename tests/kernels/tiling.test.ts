@@ -72,10 +72,11 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling
     // The 133x45x141 case spans several tiles of every candidate in each direction with partial
     // tiles at the ends, K not a multiple of any K slice, and a batched A against a broadcast B.
     // With K a multiple of 4 (A untransposed, B transposed), subgroup-shared loops load both
-    // four k at a time: K = 20 ends on half a chunk, K = 24 on a whole one (batched A).
+    // four k at a time: K = 20 ends on half a chunk, K = 24 on a whole one (batched A). With N a
+    // multiple of 4 (not of any column block), C is stored four columns at a time.
     for (const [batch, M, K, N, tA, tB] of [
       [0, 37, 19, 13, false, false], [0, 5, 64, 33, true, false], [0, 70, 3, 9, false, true], [0, 1, 7, 1, true, true], [2, 133, 45, 141, false, false],
-      [0, 37, 20, 13, false, true], [2, 45, 24, 29, false, true],
+      [0, 37, 20, 13, false, true], [2, 45, 24, 29, false, true], [0, 29, 12, 44, true, false], [2, 37, 20, 44, false, true],
     ] as const) {
       const aShape = [...(batch ? [batch] : []), ...(tA ? [K, M] : [M, K])];
       const bShape = tB ? [N, K] : [K, N];

@@ -92,6 +92,7 @@ export const matmul = guarded(function matmul(runtime: Runtime, a: DeviceArray, 
     aContiguousAlong: transposeA ? 'row' : 'k',
     bContiguousAlong: transposeB ? 'k' : 'col',
     store: (row, col, value) => `out[bz * ${M * N}u + ${row} * ${N}u + ${col}] = ${value};`,
+    storeQuad: N % 4 === 0 ? (row, col, value) => `out[(bz * ${M * N}u + ${row} * ${N}u + ${col}) / 4u] = ${value};` : undefined,
   };
   const epilogue = { bias: options.bias ? 'bias' : undefined, activation: options.activation, slope: options.slope };
   const buffers = [a.buffer, b.buffer, ...(options.bias ? [options.bias.buffer] : []), ...(quadA ? [a.buffer] : []), ...(quadB ? [b.buffer] : []), out.buffer];

@@ -176,6 +176,13 @@ export interface GemmProblem {
 
   /** Statement storing f32 `value` at C(row `row`, column `col`) of batch `bz`. */
   store(row: string, col: string, value: string): string;
+  /**
+   * When C's rows are contiguous and cols is a multiple of 4: statement storing vec4f `value` at
+   * C(row, col .. col+3) for col a multiple of 4. The output is then bound as array<vec4f> and
+   * every store goes through this (`store` is not used): on lavapipe one store per lane instead
+   * of four, which matters most for short K (a weight gradient over a batch of 64).
+   */
+  storeQuad?(row: string, col: string, value: string): string;
 }
 
 /**
@@ -328,14 +335,23 @@ function registerBlockedMainLoop(problem: GemmProblem, tiling: RegisterGemmTilin
 /** Bias, activation and the bounds-checked store of every accumulator: the same for all variants. */
 function epilogueStores(problem: GemmProblem, loop: GemmMainLoop, epilogue: GemmEpilogue): string {
   const activation = epilogue.activation ?? 'none';
+  const value = (i: number, j: number, t: number, col: string) => {
+    const biased = epilogue.bias ? `acc${i}_${j}[${t}] + ${epilogue.bias}[${col}]` : `acc${i}_${j}[${t}]`;
+    return activationExpr(activation, `(${biased})`, epilogue.slope);
+  };
   return range(loop.rowsPerThread).map((i) => {
-    const stores = range(loop.colsPerThread / 4).flatMap((j) =>
-      range(4).map((t) => {
-        const col = `${loop.col(j)} + ${t}u`;
-        const biased = epilogue.bias ? `acc${i}_${j}[${t}] + ${epilogue.bias}[${col}]` : `acc${i}_${j}[${t}]`;
-        return `if (${col} < ${problem.cols}u) { ${problem.store(`rowOut${i}`, col, activationExpr(activation, `(${biased})`, epilogue.slope))} }`;
-      }),
-    );
+    const stores = problem.storeQuad
+      ? range(loop.colsPerThread / 4).map((j) => {
+        const col = loop.col(j);
+        const quad = `vec4f(${range(4).map((t) => value(i, j, t, `${col} + ${t}u`)).join(', ')})`;
+        return `if (${col} < ${problem.cols}u) { ${problem.storeQuad!(`rowOut${i}`, col, quad)} }`;
+      })
+      : range(loop.colsPerThread / 4).flatMap((j) =>
+        range(4).map((t) => {
+          const col = `${loop.col(j)} + ${t}u`;
+          return `if (${col} < ${problem.cols}u) { ${problem.store(`rowOut${i}`, col, value(i, j, t, col))} }`;
+        }),
+      );
     return `{ let rowOut${i} = ${loop.row(i)};
   if (rowOut${i} < ${problem.rows}u) {
     ${stores.join('\n    ')}
@@ -361,7 +377,7 @@ export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: 
     uniformBytes: uniforms.byteLength,
     source: () => `${loop.usesSubgroups ? 'enable subgroups;' : ''}
 ${problem.inputs.map(([name, type], b) => `@group(0) @binding(${b}) var<storage, read> ${name}: array<${type}>;`).join('\n')}
-@group(0) @binding(${problem.inputs.length}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${problem.inputs.length}) var<storage, read_write> out: array<${problem.storeQuad ? 'vec4f' : 'f32'}>;
 struct LoopBounds { ${boundFields} }
 @group(0) @binding(${problem.inputs.length + 1}) var<uniform> bounds: LoopBounds;
 ${activation === 'tanh' || activation === 'sigmoid' ? ACTIVATION_HELPERS : ''}
