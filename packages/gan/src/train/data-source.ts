@@ -43,6 +43,7 @@ export class BatchSampler {
   private cachedEpoch = -1;
   private order: Uint32Array = new Uint32Array(0);
   private readonly sampleSize: number;
+  private scratch: Float32Array | undefined;
 
   constructor(readonly data: DataSource, readonly batchSize: number, readonly seed: number) {
     if (batchSize > data.count) throw new Error(`batch size ${batchSize} exceeds the ${data.count} samples of ${data.name}`);
@@ -64,7 +65,10 @@ export class BatchSampler {
   /** Batch b as tensors: x [B, ...sampleShape] and int32 labels [B] when the data has them. */
   batch(b: number): { x: Tensor; labels: Tensor | null } {
     const idx = this.indices(b);
-    const out = new Float32Array(idx.length * this.sampleSize);
+    // One host buffer for every batch (tensor() copies it to the GPU at once): a fresh 200 KB
+    // array per step counts as external memory and was triggering a full GC in most steps.
+    this.scratch ??= new Float32Array(idx.length * this.sampleSize);
+    const out = this.scratch;
     for (let i = 0; i < idx.length; i++) out.set(this.data.values.subarray(idx[i] * this.sampleSize, (idx[i] + 1) * this.sampleSize), i * this.sampleSize);
     const x = tensor(out, [idx.length, ...this.data.sampleShape]);
     const labels = this.data.labels ? tensor(Int32Array.from(idx, (j) => this.data.labels![j]), [idx.length]) : null;

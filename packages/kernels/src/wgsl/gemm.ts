@@ -359,11 +359,28 @@ function epilogueStores(problem: GemmProblem, loop: GemmMainLoop, epilogue: Gemm
   }).join('\n  ');
 }
 
-export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: GemmEpilogue = {}) {
+export interface GemmLaunch {
+  program: KernelProgram;
+  workgroups: readonly [number, number, number];
+  uniforms: Uint32Array;
+}
+
+/**
+ * Built launches by program key. The key determines the source (problems are specialised to
+ * their shapes), and building one generates the main loop's WGSL: tens of kilobytes of strings
+ * per matmul, which a training step would otherwise make (and collect) dozens of times over.
+ */
+const launches = new Map<string, GemmLaunch>();
+const LAUNCH_CACHE_LIMIT = 2048;
+
+export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: GemmEpilogue = {}): GemmLaunch {
   const error = gemmTilingError(tiling);
   if (error) throw new Error(`gemm tiling ${JSON.stringify(tiling)}: ${error}`);
-  const loop = tiling.kind === 'workgroup-memory' ? workgroupTiledMainLoop(problem, tiling) : registerBlockedMainLoop(problem, tiling);
   const activation = epilogue.activation ?? 'none';
+  const key = `${problem.name}|${problem.key}|${tilingLabel(tiling)}|${activation}|${epilogue.slope ?? ''}|${epilogue.bias ?? ''}`;
+  const cached = launches.get(key);
+  if (cached) return cached;
+  const loop = tiling.kind === 'workgroup-memory' ? workgroupTiledMainLoop(problem, tiling) : registerBlockedMainLoop(problem, tiling);
 
   const boundNames = Object.keys(loop.loopBounds);
   const boundSlots = Math.max(4, Math.ceil(boundNames.length / 4) * 4);
@@ -372,7 +389,7 @@ export function gemmProgram(problem: GemmProblem, tiling: GemmTiling, epilogue: 
   const boundFields = Array.from({ length: boundSlots }, (_, k) => `${boundNames[k] ?? `_pad${k}`}: u32`).join(', ');
   const program: KernelProgram = {
     name: problem.name,
-    key: `${problem.name}|${problem.key}|${tilingLabel(tiling)}|${activation}|${epilogue.slope ?? ''}|${epilogue.bias ?? ''}`,
+    key,
     bindings: [...problem.inputs.map(() => 'read' as const), 'read_write'],
     uniformBytes: uniforms.byteLength,
     source: () => `${loop.usesSubgroups ? 'enable subgroups;' : ''}
@@ -389,5 +406,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane
   ${epilogueStores(problem, loop, epilogue)}
 }`,
   };
-  return { program, workgroups: loop.workgroups, uniforms };
+  const launch = { program, workgroups: loop.workgroups, uniforms };
+  if (launches.size >= LAUNCH_CACHE_LIMIT) launches.clear();
+  launches.set(key, launch);
+  return launch;
 }
