@@ -103,6 +103,28 @@ describe('top-k generator updates', () => {
   });
 });
 
+it("submits each D step before recording what follows it (the device starts while G's step is recorded)", async () => {
+  const rt = getRuntime();
+  for (const nCritic of [1, 3]) {
+    const t = trainer({ nCritic });
+    try {
+      for (let step = 0; step < 2; step++) {
+        await rt.sync();
+        const before = rt.stats().submits;
+        const l = t.trainStep();
+        // One submit per critic step, and the G step still queued (not submitted yet).
+        expect(rt.stats().submits - before, `nCritic ${nCritic}, step ${step}`).toBe(nCritic);
+        await rt.sync();
+        expect(rt.stats().submits - before).toBe(nCritic + 1);
+        l.d.dispose();
+        l.g.dispose();
+      }
+    } finally {
+      t.dispose();
+    }
+  }
+});
+
 it('leaves no tensor alive', () => {
   expect(memory().liveTensors).toBe(0);
 });
