@@ -92,6 +92,9 @@ describe('slice', () => {
       [[100_003], [17], [-1]],
       [[100_003], [0], [99_991]],
       [[317, 331], [5, 1], [300, -1]],
+      // One contiguous block (a buffer copy): a range of rows, and a cut after unit dims.
+      [[64, 784], [10, 0], [20, -1]],
+      [[2, 3, 6], [1, 2, 2], [1, 1, 3]],
     ];
     for (const shape of shapeSuite(rng, CASES - cases.length, {})) {
       const begin = shape.map((d) => rng.int(0, d - 1));
@@ -135,6 +138,9 @@ describe('concat', () => {
       [[[100_003], [5]], 0],
       [[[3, 1], [3, 7], [3, 2]], 1],
       [[[1, 5, 2]], 2],
+      // Blocks of the output (buffer copies): along the first dim, and after unit dims.
+      [[[64, 784], [64, 784]], 0],
+      [[[1, 3, 5], [1, 2, 5], [1, 1, 5]], 1],
     ];
     while (cases.length < CASES - 2) {
       const rank = rng.int(1, 5);
@@ -342,6 +348,18 @@ describe('fill', () => {
     for (const [i, shape] of shapeSuite(rng, 8, { large: 1 }).entries()) {
       const dtype = i % 2 === 0 ? 'float32' : 'int32';
       const value = dtype === 'float32' ? rng.pick([0, 1, -0.1, 3.25, 1e-3, -1e20]) : rng.pick([0, -7, 123456789, 1]);
+      await withScope(rt, async (s) => {
+        const y = s.keep(fill(rt, shape, value, dtype));
+        const label = `fill ${fmtShape(shape)} ${value} ${dtype}`;
+        assertShape(y.shape, shape, label);
+        expect(y.dtype ?? 'float32', label).toBe(dtype);
+        assertExact(await s.read(y), fillRef(shape, value, dtype), label);
+      });
+    }
+  });
+
+  it('fills either side of the size below which it uploads instead of launching (1024)', async () => {
+    for (const [shape, value, dtype] of [[[1024], -0.5, 'float32'], [[1025], -0.5, 'float32'], [[4, 256], 123456789, 'int32'], [[5, 205], -7, 'int32']] as const) {
       await withScope(rt, async (s) => {
         const y = s.keep(fill(rt, shape, value, dtype));
         const label = `fill ${fmtShape(shape)} ${value} ${dtype}`;

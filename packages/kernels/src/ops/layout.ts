@@ -75,8 +75,24 @@ export const slice = guarded(function slice(runtime: Runtime, x: DeviceArray, be
   });
   const strides = stridesOf(x.shape);
   const offset = begin.reduce((acc, b, d) => acc + b * strides[d], 0);
+  if (isContiguousBlock(x.shape, outShape)) {
+    // One block of memory (a range of rows, say): a buffer copy, no kernel.
+    const out = allocArray(runtime, outShape, x.dtype ?? 'float32', 'slice');
+    runtime.copy(x.buffer, offset * 4, out.buffer, 0, sizeOf(outShape) * 4);
+    return out;
+  }
   return stridedCopy(runtime, 'slice', x, outShape, strides, offset);
 });
+
+/**
+ * Whether a block of `size` taken from an array of `shape` (at any start) is one contiguous run
+ * of memory: every dim after the first one it cuts is whole, every dim before it has size 1.
+ */
+function isContiguousBlock(shape: readonly number[], size: readonly number[]): boolean {
+  const cut = size.findIndex((s, d) => s !== shape[d]);
+  if (cut === -1) return true;
+  return size.slice(0, cut).every((s) => s === 1) && size.slice(cut + 1).every((s, i) => s === shape[cut + 1 + i]);
+}
 
 /** Joins arrays along `axis`; all other dims must match. */
 export const concat = guarded(function concat(runtime: Runtime, xs: readonly DeviceArray[], axis: number): DeviceArray {
@@ -94,10 +110,14 @@ export const concat = guarded(function concat(runtime: Runtime, xs: readonly Dev
   const out = allocArray(runtime, outShape, first.dtype ?? 'float32', 'concat');
   const outStrides = stridesOf(outShape);
   const type = wgslType(first.dtype);
+  // Inputs joined along the leading non-unit dim each fill one block of the output: buffer copies.
+  const blocks = first.shape.slice(0, a).every((d) => d === 1);
   let start = 0;
   for (const x of xs) {
     const count = sizeOf(x.shape);
-    if (count > 0) {
+    if (count > 0 && blocks) {
+      runtime.copy(x.buffer, 0, out.buffer, start * outStrides[a] * 4, count * 4);
+    } else if (count > 0) {
       // Scatter form of the strided copy: input element i goes to its place in the output.
       const { program, grid } = elementwiseProgram({
         name: 'concat',
@@ -235,9 +255,17 @@ export const cast = guarded(function cast(runtime: Runtime, x: DeviceArray, dtyp
 });
 
 /** A new array of `shape` with every element `value`. */
+/** Fills of at most this many elements are uploaded rather than run as a kernel. */
+const UPLOADED_FILL_LIMIT = 1024;
+
 export const fill = guarded(function fill(runtime: Runtime, shape: readonly number[], value: number, dtype: DType = 'float32'): DeviceArray {
-  const out = allocArray(runtime, shape, dtype, 'fill');
   const count = sizeOf(shape);
+  if (count > 0 && count <= UPLOADED_FILL_LIMIT) {
+    // A loss target or a gradient seed: written from the host, no launch.
+    const values = dtype === 'int32' ? new Int32Array(count).fill(Math.trunc(value)) : new Float32Array(count).fill(value);
+    return { buffer: runtime.upload(values, 'fill'), shape: [...shape], dtype };
+  }
+  const out = allocArray(runtime, shape, dtype, 'fill');
   if (count === 0) return out;
   // The value travels as a uniform: any float (±inf, NaN) and no pipeline per value.
   const { program, grid } = elementwiseProgram({
