@@ -1,8 +1,10 @@
 /**
  * Losses, reduced by mean (PyTorch's default) or not. bceWithLogits runs a fused, overflow-free
- * kernel forward; its gradient σ(x) − t is written with differentiable ops.
+ * kernel forward; its gradient g·(σ(x) − t) is one kernel too, or differentiable ops when the
+ * backward pass is itself recorded.
  */
-import { bceWithLogits as bceKernel, binary, cast, getRuntime } from '@webgan/kernels';
+import { bceWithLogits as bceKernel, bceWithLogitsBackward, binary, cast, getRuntime } from '@webgan/kernels';
+import { isGradEnabled } from '../autograd';
 import { record } from '../record';
 import { fmt, fromDeviceArray, type Tensor } from '../tensor';
 import { add, mul, neg, reshape, sub, sum } from './arithmetic';
@@ -31,11 +33,16 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, reduction: Reduct
   checkSame('bceWithLogits', logits, targets);
   const loss = record('bceWithLogits', [logits, targets], bceKernel(rt(), logits.deviceArray('bceWithLogits'), targets.deviceArray('bceWithLogits')), (g, [sx, st]) => {
     // d/dx = σ(x) − t ; d/dt = −x
-    const s = sigmoid(sx);
-    const d = sub(s, st);
-    s.dispose();
-    const gx = logits.requiresGrad ? mul(g, d) : null;
-    d.dispose();
+    let gx: Tensor | null = null;
+    if (logits.requiresGrad && !isGradEnabled()) {
+      gx = record('bceWithLogitsBackward', [], bceWithLogitsBackward(rt(), g.deviceArray(), sx.deviceArray(), st.deviceArray()), () => []);
+    } else if (logits.requiresGrad) {
+      const s = sigmoid(sx);
+      const d = sub(s, st);
+      s.dispose();
+      gx = mul(g, d);
+      d.dispose();
+    }
     let gt: Tensor | null = null;
     if (targets.requiresGrad) {
       const negX = neg(sx);
