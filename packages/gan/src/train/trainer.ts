@@ -209,6 +209,8 @@ export class GanTrainer {
       const fakeLabels = this.fakeLabels(this.step, k);
       const result = tidy(() => {
         const fake = this.noisy(noGrad(() => this.generate(G, this.latent(), fakeLabels)), noiseStd);
+        // Submitted at once: the device generates while D's pass is being recorded.
+        getRuntime().flush();
         const realX = this.noisy(batch.x, noiseStd);
         const { real, fakeOut } = this.judge(realX, fake, batch.labels, fakeLabels);
         let loss = discriminatorLoss(c.loss, real.adv, fakeOut.adv, { realLabel: c.realLabel });
