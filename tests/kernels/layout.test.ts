@@ -343,30 +343,27 @@ describe('cast', () => {
 });
 
 describe('fill', () => {
+  const checkFill = (shape: readonly number[], value: number, dtype: 'float32' | 'int32') =>
+    withScope(rt, async (s) => {
+      const y = s.keep(fill(rt, shape, value, dtype));
+      const label = `fill ${fmtShape(shape)} ${value} ${dtype}`;
+      assertShape(y.shape, shape, label);
+      expect(y.dtype ?? 'float32', label).toBe(dtype);
+      assertExact(await s.read(y), fillRef(shape, value, dtype), label);
+    });
+
   it('fills float32 and int32 arrays of random shapes (exact)', async () => {
     const rng = new Rng(8800);
     for (const [i, shape] of shapeSuite(rng, 8, { large: 1 }).entries()) {
       const dtype = i % 2 === 0 ? 'float32' : 'int32';
       const value = dtype === 'float32' ? rng.pick([0, 1, -0.1, 3.25, 1e-3, -1e20]) : rng.pick([0, -7, 123456789, 1]);
-      await withScope(rt, async (s) => {
-        const y = s.keep(fill(rt, shape, value, dtype));
-        const label = `fill ${fmtShape(shape)} ${value} ${dtype}`;
-        assertShape(y.shape, shape, label);
-        expect(y.dtype ?? 'float32', label).toBe(dtype);
-        assertExact(await s.read(y), fillRef(shape, value, dtype), label);
-      });
+      await checkFill(shape, value, dtype);
     }
   });
 
   it('fills either side of the size below which it uploads instead of launching (1024)', async () => {
     for (const [shape, value, dtype] of [[[1024], -0.5, 'float32'], [[1025], -0.5, 'float32'], [[4, 256], 123456789, 'int32'], [[5, 205], -7, 'int32']] as const) {
-      await withScope(rt, async (s) => {
-        const y = s.keep(fill(rt, shape, value, dtype));
-        const label = `fill ${fmtShape(shape)} ${value} ${dtype}`;
-        assertShape(y.shape, shape, label);
-        expect(y.dtype ?? 'float32', label).toBe(dtype);
-        assertExact(await s.read(y), fillRef(shape, value, dtype), label);
-      });
+      await checkFill(shape, value, dtype);
     }
   });
 

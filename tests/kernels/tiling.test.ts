@@ -41,6 +41,7 @@ import {
   Rng,
   randomData,
   tolFromAbsSum,
+  type ConvGeom,
 } from '../helpers/reference';
 
 let rt: Runtime;
@@ -65,6 +66,20 @@ const label = (t: GemmTiling) =>
 it('the candidates include both main loops', () => {
   expect(new Set(GEMM_TILING_CANDIDATES.map((t) => t.kind ?? 'registers'))).toEqual(new Set(['registers', 'workgroup-memory']));
 });
+
+/** conv2d and its two backward passes on random x and w against the float64 references; returns the device arrays (caller releases). */
+async function checkConvPasses(xShape: number[], wShape: number[], params: ConvGeom, suffix: string) {
+  const x = randomData(rng, xShape.reduce((a, b) => a * b, 1));
+  const w = randomData(rng, wShape.reduce((a, b) => a * b, 1));
+  const [X, Wt] = [upload(x, xShape), upload(w, wShape)];
+  const yRef = conv2dRef(f64(x), xShape, f64(w), wShape, params);
+  await check(conv2d(rt, X, Wt, params), yRef, `conv2d${suffix}`);
+  const dy = randomData(rng, yRef.out.length);
+  const DY = upload(dy, yRef.shape);
+  await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), `conv2d backward-data${suffix}`);
+  await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), `conv2d backward-filter${suffix}`);
+  return { X, Wt, DY, dy, yShape: yRef.shape };
+}
 
 describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling %s', (_, tiling) => {
   it('matmul: odd shapes, transposes, bias and activation', async () => {
@@ -93,18 +108,8 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling
 
   it('conv2d forward, backward-data, backward-filter and conv-transpose2d', async () => {
     setGemmTiling(rt, tiling);
-    const xShape = [3, 5, 9, 7];
-    const wShape = [6, 5, 3, 2];
     const params = { stride: [2, 1] as [number, number], padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number] };
-    const x = randomData(rng, 3 * 5 * 9 * 7);
-    const w = randomData(rng, 6 * 5 * 3 * 2);
-    const [X, Wt] = [upload(x, xShape), upload(w, wShape)];
-    const yRef = conv2dRef(f64(x), xShape, f64(w), wShape, params);
-    await check(conv2d(rt, X, Wt, params), yRef, 'conv2d');
-    const dy = randomData(rng, yRef.out.length);
-    const DY = upload(dy, yRef.shape);
-    await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), 'conv2d backward-data');
-    await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), 'conv2d backward-filter');
+    const { X, Wt, DY } = await checkConvPasses([3, 5, 9, 7], [6, 5, 3, 2], params, '');
     // Strided and undilated: the phased backward-data, with a kernel the stride does not divide
     // (phases with fewer taps than others).
     const sParams = { stride: 2, padding: 1 };
@@ -134,22 +139,14 @@ describe.each(GEMM_TILING_CANDIDATES.map((t) => [label(t), t] as const))('tiling
     const params = { stride: 2, padding: 1 };
     const g = conv2dGeometry('test', xShape, wShape, params);
     for (const pass of ['forward', 'backward-data', 'backward-filter'] as const) expect(convLayout(rt, pass, g), pass).toBe('channels-last');
-    const x = randomData(rng, 12 * 36 * 11 * 9);
-    const w = randomData(rng, 44 * 36 * 9);
-    const [X, Wt] = [upload(x, xShape), upload(w, wShape)];
-    const yRef = conv2dRef(f64(x), xShape, f64(w), wShape, params);
-    await check(conv2d(rt, X, Wt, params), yRef, 'conv2d, channels-last');
-    const dy = randomData(rng, yRef.out.length);
-    const DY = upload(dy, yRef.shape);
-    await check(conv2dBackwardData(rt, DY, Wt, xShape, params), conv2dBackwardDataRef(f64(dy), yRef.shape, f64(w), wShape, xShape, params), 'conv2d backward-data, channels-last');
-    await check(conv2dBackwardFilter(rt, X, DY, wShape, params), conv2dBackwardFilterRef(f64(x), xShape, f64(dy), yRef.shape, wShape, params), 'conv2d backward-filter, channels-last');
+    const { X, Wt, DY, dy, yShape } = await checkConvPasses(xShape, wShape, params, ', channels-last');
     // A transposed conv (its forward is the backward-data above) with a bias in the epilogue.
     const tw = randomData(rng, 44 * 36 * 9);
     const TW = upload(tw, wShape);
     const tb = randomData(rng, 36);
     const TB = upload(tb, [36]);
     const tParams = { stride: 2, padding: 1, outputPadding: [0, 0] as [number, number] };
-    const tRef = convTranspose2dRef(f64(dy), yRef.shape, f64(tw), wShape, { ...tParams, bias: f64(tb) });
+    const tRef = convTranspose2dRef(f64(dy), yShape, f64(tw), wShape, { ...tParams, bias: f64(tb) });
     await check(convTranspose2d(rt, DY, TW, { ...tParams, bias: TB }), tRef, 'conv-transpose2d with bias, channels-last');
     for (const a of [X, Wt, DY, TW, TB]) rt.release(a.buffer);
   });
