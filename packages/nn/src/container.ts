@@ -1,14 +1,13 @@
 /** Sequential: children named '0', '1', ... (PyTorch's keys), applied in order. */
 import type { FusedActivation, Tensor } from '@webgan/core';
-import { ReLU, LeakyReLU, Sigmoid, Tanh } from './layers/activation';
+import type { FusableActivation } from './layers/activation';
 import { Linear } from './layers/linear';
 import { Module } from './module';
 
 /** The activation `next` applies, when `layer` can apply it in its own kernel instead. */
 function fusable(layer: Module, next: Module | undefined): FusedActivation | null {
-  if (!(layer instanceof Linear)) return null;
-  if (next instanceof ReLU || next instanceof LeakyReLU || next instanceof Tanh || next instanceof Sigmoid) return next.fusedActivation();
-  return null;
+  if (!(layer instanceof Linear) || !next || !('fusedActivation' in next)) return null;
+  return (next as Module & FusableActivation).fusedActivation();
 }
 
 export class Sequential extends Module {

@@ -42,7 +42,11 @@ const PROBLEMS: Record<ConvPass, (name: string, g: ConvGeometry, layout: ConvLay
  * (≥ 64 rows, ≥ 32 columns), and the innermost loop a multiple of 4.
  */
 export function convLayout(runtime: Runtime, pass: ConvPass, g: ConvGeometry): ConvLayout {
-  const problem = PROBLEMS[pass]('conv', g, 'nchw');
+  return layoutFor(runtime, pass, g, PROBLEMS[pass]('conv', g, 'nchw'));
+}
+
+/** `convLayout`, given the pass's NCHW problem (for its GEMM's rows and columns). */
+function layoutFor(runtime: Runtime, pass: ConvPass, g: ConvGeometry, problem: GemmProblem): ConvLayout {
   const wideEnough = problem.rows >= 64 && problem.cols >= 32;
   const supported = pass !== 'backward-data' || phasedBackwardData(g);
   const cpuSharing = runtime.adapter.isFallbackAdapter && canShareAcrossSubgroup(runtime);
@@ -55,8 +59,9 @@ export function convLayout(runtime: Runtime, pass: ConvPass, g: ConvGeometry): C
  * released once the pass is queued.
  */
 export function runConvPass(runtime: Runtime, pass: ConvPass, name: string, g: ConvGeometry, inputs: [DeviceArray, DeviceArray], outShape: number[], epilogue: Epilogue = {}): DeviceArray {
-  const layout = convLayout(runtime, pass, g);
-  if (layout === 'nchw') return runConvGemm(runtime, PROBLEMS[pass](name, g, 'nchw'), inputs, outShape, epilogue);
+  const nchw = PROBLEMS[pass](name, g, 'nchw');
+  const layout = layoutFor(runtime, pass, g, nchw);
+  if (layout === 'nchw') return runConvGemm(runtime, nchw, inputs, outShape, epilogue);
   const copies = inputs.map((x, i) => permute(runtime, x, CHANNELS_LAST_PERMUTATIONS[pass].inputs[i]));
   try {
     return runConvGemm(runtime, PROBLEMS[pass](name, g, layout), [...copies, ...copies], outShape, epilogue);
